@@ -1,0 +1,245 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using F = TorchSharp.torch.nn.functional;
+
+namespace FocalLoss;
+
+/// <summary>
+/// The loss family as pure functions, TorchSharp style: validate, compute the per-element loss with the
+/// paper's names, reduce exactly once at the end. Parameter names follow torchvision
+/// (<c>torchvision/ops/focal_loss.py</c>) so a reader can diff the port against the original.
+/// Every function calls <see cref="TorchRuntime.EnsureLoaded"/> first, so it works as the first call of a
+/// program; the device follows the inputs (CPU or CUDA).
+/// </summary>
+public static class Functional
+{
+    /// <summary>
+    /// Focal loss on logits (Lin et al. 2017, "Focal Loss for Dense Object Detection", arXiv:1708.02002):
+    /// <c>FL = alpha_t * (1 - p_t)^gamma * CE(p, t)</c> with <c>p = sigmoid(inputs)</c>,
+    /// <c>p_t = p t + (1 - p)(1 - t)</c>, <c>alpha_t = alpha t + (1 - alpha)(1 - t)</c>.
+    /// </summary>
+    /// <remarks>
+    /// Unlike torchvision, the modulating factor is computed in log space,
+    /// <c>(1 - p_t)^gamma = exp(gamma * log(1 - p_t))</c> with <c>log(1 - p_t)</c> built from
+    /// <c>logsigmoid</c>, so loss and gradient stay finite for float32 logits of +-100 and every
+    /// <c>gamma >= 0</c>, including <c>0 &lt; gamma &lt; 1</c> where torchvision's gradient is NaN at
+    /// saturated, correctly classified logits. Values match torchvision wherever it is finite.
+    /// </remarks>
+    /// <param name="inputs">Logits of any shape, floating point.</param>
+    /// <param name="targets">Same shape and dtype as <paramref name="inputs"/>; 0/1 labels, or soft targets in [0, 1].</param>
+    /// <param name="alpha">Weight of the positive class in [0, 1] (default 0.25); negatives get <c>1 - alpha</c>.
+    /// <c>null</c> turns class weighting off (torchvision's <c>alpha = -1</c>).</param>
+    /// <param name="gamma">Focusing parameter, finite and >= 0 (default 2). <c>gamma = 0</c> gives alpha-weighted BCE.</param>
+    /// <param name="reduction"><c>None</c> (per element), <c>Mean</c> (default) or <c>Sum</c>.</param>
+    public static Tensor sigmoid_focal_loss(Tensor inputs, Tensor targets, double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean)
+    {
+        TorchRuntime.EnsureLoaded();
+        CheckBinary(inputs, nameof(inputs), targets, alpha, gamma, reduction);
+        using var scope = NewDisposeScope();
+        // log p and log(1 - p) each straight from logsigmoid: relative accuracy is kept for saturated
+        // logits (torch's fused BCE-with-logits computes log(1 + e^-|x|) without log1p).
+        var log_p = F.logsigmoid(inputs);
+        var log_1m_p = F.logsigmoid(-inputs);
+        var ce_loss = -(targets * log_p + (1 - targets) * log_1m_p);
+        var loss = gamma == 0 ? ce_loss : ModulatingFactor(log_p, log_1m_p, targets, gamma) * ce_loss;
+        return Reduce(AlphaWeighted(loss, targets, alpha), reduction).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The seed tutorial's focal loss, computed from probabilities exactly as it writes it:
+    /// <c>at = a t + (1 - a)(1 - t); pt = p t + (1 - p)(1 - t); loss = -at * (1 - pt)^g * log(pt)</c>.
+    /// Kept for faithful replication of the seed experiment; prefer <see cref="sigmoid_focal_loss"/>.
+    /// </summary>
+    /// <remarks>
+    /// Not numerically safe, on purpose (nothing is clamped): when <c>pt</c> rounds to 0 the loss is
+    /// <c>+inf</c> and its gradient NaN. A float32 sigmoid rounds to exactly 1 from a logit of about
+    /// 16.6, so a wrong-side sample with logit >= 17 and target 0 gives <c>+inf</c>; in float64 this
+    /// happens from about 37. For <c>0 &lt; g &lt; 1</c> the gradient of <c>(1 - pt)^g</c> is NaN
+    /// wherever <c>pt</c> is exactly 1 (saturated, correct).
+    /// </remarks>
+    /// <param name="probabilities">Probabilities of the positive class in [0, 1], any shape, floating point.</param>
+    /// <param name="targets">Same shape and dtype; 0/1 labels or soft targets in [0, 1].</param>
+    /// <param name="alpha">Positive-class weight in [0, 1] (default 0.25); <c>null</c>: no class weighting.</param>
+    /// <param name="gamma">Focusing parameter, finite and >= 0 (default 2).</param>
+    /// <param name="reduction"><c>None</c>, <c>Mean</c> (default) or <c>Sum</c>.</param>
+    public static Tensor focal_loss_from_probabilities(Tensor probabilities, Tensor targets, double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean)
+    {
+        TorchRuntime.EnsureLoaded();
+        CheckBinary(probabilities, nameof(probabilities), targets, alpha, gamma, reduction);
+        Guard.InUnitInterval(probabilities, nameof(probabilities));
+        using var scope = NewDisposeScope();
+        var p = probabilities;
+        var p_t = p * targets + (1 - p) * (1 - targets);
+        var loss = -(1 - p_t).pow(gamma) * p_t.log();
+        return Reduce(AlphaWeighted(loss, targets, alpha), reduction).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Multi-class focal loss on logits: <c>FL = -alpha[t] * (1 - p_t)^gamma * log(p_t)</c> with
+    /// <c>p = softmax(inputs, dim 1)</c> and <c>p_t = p[t]</c>. With two classes and <c>alpha = null</c> it
+    /// equals <see cref="sigmoid_focal_loss"/> on the logit difference.
+    /// </summary>
+    /// <remarks>
+    /// <c>log(1 - p_t)</c> is the log-sum-exp of the other classes' log-probabilities, so the
+    /// modulating factor is computed in log space and stays finite for saturated logits.
+    /// <c>Mean</c> divides the sum by the number of non-ignored targets (alpha does not renormalise the
+    /// mean, as in torchvision's sigmoid form; PyTorch's <c>cross_entropy(weight)</c> divides by the
+    /// weight sum instead). If every target is ignored, <c>Mean</c> is NaN, as in PyTorch.
+    /// </remarks>
+    /// <param name="inputs">Logits <c>[N, C]</c> or <c>[N, C, d1, ...]</c>, floating point, C >= 2.</param>
+    /// <param name="targets">Class indices (Int64) of shape <c>[N]</c> or <c>[N, d1, ...]</c>, each in [0, C) or <paramref name="ignoreIndex"/>.</param>
+    /// <param name="alpha">Optional per-class weights, a 1-D tensor of length C with finite values >= 0; null: no weighting.</param>
+    /// <param name="gamma">Focusing parameter, finite and >= 0 (default 2). <c>gamma = 0</c> gives (weighted) cross-entropy.</param>
+    /// <param name="ignoreIndex">Target value that contributes nothing and is excluded from the mean (default -100).</param>
+    /// <param name="reduction"><c>None</c> (shape of targets, ignored entries 0), <c>Mean</c> (default) or <c>Sum</c>.</param>
+    public static Tensor softmax_focal_loss(Tensor inputs, Tensor targets, Tensor? alpha = null, double gamma = 2.0, long ignoreIndex = -100, Reduction reduction = Reduction.Mean)
+    {
+        TorchRuntime.EnsureLoaded();
+        var classes = CheckMultiClass(inputs, targets, alpha, ignoreIndex);
+        Guard.Gamma(gamma);
+        Guard.Reduction(reduction);
+        using var scope = NewDisposeScope();
+        var valid = targets.ne(ignoreIndex);
+        var target = targets.masked_fill(valid.logical_not(), 0).unsqueeze(1);
+        var log_p = F.log_softmax(inputs, 1);
+        var log_p_t = log_p.gather(1, target).squeeze(1);
+        var ce_loss = -log_p_t;
+        var loss = ce_loss;
+        if (gamma != 0)
+        {
+            var classIds = arange(classes, device: inputs.device).view(ClassAxisShape(inputs.dim(), classes));
+            var log_1m_p_t = log_p.masked_fill(classIds.eq(target), double.NegativeInfinity).logsumexp(1);
+            loss = (gamma * log_1m_p_t).exp() * ce_loss;
+        }
+        if (alpha is not null)
+        {
+            var alpha_t = alpha.to(inputs.dtype).index_select(0, target.flatten()).view(ce_loss.shape);
+            loss = alpha_t * loss;
+        }
+        loss = where(valid, loss, zeros_like(loss));
+        var result = reduction switch
+        {
+            Reduction.None => loss,
+            Reduction.Sum => loss.sum(),
+            _ => loss.sum() / valid.sum().to(loss.dtype),
+        };
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Baseline: plain binary cross-entropy on logits, <c>-(t log p + (1 - t) log(1 - p))</c>, from
+    /// TorchSharp's fused <c>binary_cross_entropy_with_logits</c>, with the same checks as the focal losses.
+    /// </summary>
+    /// <param name="inputs">Logits, any shape, floating point.</param>
+    /// <param name="targets">Same shape and dtype, values in [0, 1].</param>
+    /// <param name="reduction"><c>None</c>, <c>Mean</c> (default) or <c>Sum</c>.</param>
+    public static Tensor binary_cross_entropy_with_logits(Tensor inputs, Tensor targets, Reduction reduction = Reduction.Mean)
+    {
+        TorchRuntime.EnsureLoaded();
+        CheckBinary(inputs, nameof(inputs), targets, null, 0, reduction);
+        return F.binary_cross_entropy_with_logits(inputs, targets, reduction: reduction);
+    }
+
+    /// <summary>
+    /// Baseline: alpha-balanced binary cross-entropy on logits, <c>alpha_t * CE</c> (Lin et al. 2017,
+    /// section 3.1): the focal loss with <c>gamma = 0</c>.
+    /// </summary>
+    /// <param name="inputs">Logits, any shape, floating point.</param>
+    /// <param name="targets">Same shape and dtype, values in [0, 1].</param>
+    /// <param name="alpha">Positive-class weight in [0, 1] (default 0.25).</param>
+    /// <param name="reduction"><c>None</c>, <c>Mean</c> (default) or <c>Sum</c>.</param>
+    public static Tensor balanced_binary_cross_entropy_with_logits(Tensor inputs, Tensor targets, double alpha = 0.25, Reduction reduction = Reduction.Mean) =>
+        sigmoid_focal_loss(inputs, targets, alpha, 0.0, reduction);
+
+    /// <summary>
+    /// Baseline: softmax cross-entropy, PyTorch's <c>cross_entropy</c> (optional class <paramref name="weight"/>,
+    /// whose <c>Mean</c> divides by the summed weights of non-ignored targets), with the focal losses' checks.
+    /// </summary>
+    /// <param name="inputs">Logits <c>[N, C]</c> or <c>[N, C, d1, ...]</c>.</param>
+    /// <param name="targets">Int64 class indices, shape <c>[N]</c> or <c>[N, d1, ...]</c>.</param>
+    /// <param name="weight">Optional per-class weights of length C, finite and >= 0.</param>
+    /// <param name="ignoreIndex">Target value to ignore (default -100).</param>
+    /// <param name="reduction"><c>None</c>, <c>Mean</c> (default) or <c>Sum</c>.</param>
+    public static Tensor softmax_cross_entropy(Tensor inputs, Tensor targets, Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean)
+    {
+        TorchRuntime.EnsureLoaded();
+        CheckMultiClass(inputs, targets, weight, ignoreIndex, nameof(weight));
+        Guard.Reduction(reduction);
+        return F.cross_entropy(inputs, targets, weight?.to(inputs.dtype), ignoreIndex, reduction);
+    }
+
+    /// <summary><c>(1 - p_t)^gamma</c> in log space: exp(gamma * log(1 - p_t)), exact for soft targets too.</summary>
+    private static Tensor ModulatingFactor(Tensor log_p, Tensor log_1m_p, Tensor targets, double gamma)
+    {
+        // 1 - p_t = t (1 - p) + (1 - t) p, so log(1 - p_t) = logaddexp(log t + log(1 - p), log(1 - t) + log p).
+        // For hard targets one branch is log 0 = -inf and logaddexp returns the other exactly; its
+        // gradient weight is exp(-inf) = 0, so no NaN arises.
+        var log_1m_p_t = logaddexp(targets.log() + log_1m_p, (-targets).log1p() + log_p);
+        return (gamma * log_1m_p_t).exp();
+    }
+
+    private static Tensor AlphaWeighted(Tensor loss, Tensor targets, double? alpha)
+    {
+        if (alpha is not { } a) return loss;
+        var alpha_t = a * targets + (1 - a) * (1 - targets);
+        return alpha_t * loss;
+    }
+
+    private static Tensor Reduce(Tensor loss, Reduction reduction) => reduction switch
+    {
+        Reduction.None => loss,
+        Reduction.Sum => loss.sum(),
+        Reduction.Mean => loss.mean(),
+        _ => throw new ArgumentException($"reduction must be None, Mean or Sum, got {(int)reduction}", nameof(reduction)),
+    };
+
+    private static long[] ClassAxisShape(long dims, long classes)
+    {
+        var shape = Enumerable.Repeat(1L, (int)dims).ToArray();
+        shape[1] = classes;
+        return shape;
+    }
+
+    private static void CheckBinary(Tensor inputs, string inputsName, Tensor targets, double? alpha, double gamma, Reduction reduction)
+    {
+        Guard.FloatingPoint(inputs, inputsName);
+        Guard.SameShape(targets, nameof(targets), inputs, inputsName);
+        Guard.SameDtype(targets, nameof(targets), inputs, inputsName);
+        Guard.SameDevice(targets, nameof(targets), inputs, inputsName);
+        Guard.Gamma(gamma);
+        Guard.Alpha(alpha);
+        Guard.Reduction(reduction);
+        Guard.InUnitInterval(targets, nameof(targets));
+    }
+
+    private static long CheckMultiClass(Tensor inputs, Tensor targets, Tensor? alpha, long ignoreIndex, string alphaName = "alpha")
+    {
+        Guard.FloatingPoint(inputs, nameof(inputs));
+        if (inputs.dim() < 2)
+            throw new ArgumentException($"inputs must be [N, C] or [N, C, d1, ...], got shape {Guard.Shape(inputs.shape)}", nameof(inputs));
+        var classes = inputs.shape[1];
+        if (classes < 2)
+            throw new ArgumentException($"inputs must have at least 2 classes along dim 1, got shape {Guard.Shape(inputs.shape)}", nameof(inputs));
+        var expected = inputs.shape.Take(1).Concat(inputs.shape.Skip(2)).ToArray();
+        if (!targets.shape.AsSpan().SequenceEqual(expected))
+            throw new ArgumentException($"targets shape {Guard.Shape(targets.shape)} must equal inputs shape without the class dim {Guard.Shape(expected)}", nameof(targets));
+        Guard.SameDevice(targets, nameof(targets), inputs, nameof(inputs));
+        Guard.ClassIndices(targets, nameof(targets), classes, ignoreIndex);
+        if (alpha is not null)
+        {
+            if (alpha.dim() != 1 || alpha.shape[0] != classes)
+                throw new ArgumentException($"{alphaName} must be a 1-D tensor of length C = {classes}, got shape {Guard.Shape(alpha.shape)}", alphaName);
+            Guard.FloatingPoint(alpha, alphaName);
+            Guard.SameDevice(alpha, alphaName, inputs, nameof(inputs));
+            if (Guard.CheckTensorValues)
+            {
+                using var scope = NewDisposeScope();
+                var bad = alpha.isfinite().logical_not().logical_or(alpha.lt(0));
+                if (bad.any().item<bool>())
+                    throw new ArgumentException($"{alphaName} values must be finite and >= 0, got [{string.Join(", ", alpha.to_type(ScalarType.Float64).data<double>().ToArray().Select(Guard.Num))}]", alphaName);
+            }
+        }
+        return classes;
+    }
+}

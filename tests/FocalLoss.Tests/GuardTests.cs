@@ -1,0 +1,135 @@
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FocalLoss.Tests;
+
+/// <summary>One test per guard: each error names the parameter, the expectation and what arrived.</summary>
+[Collection(nameof(GuardTests))] // Guard.CheckTensorValues is process-wide: these tests run one at a time.
+public class GuardTests
+{
+    private static readonly Tensor X = tensor(new[] { 0.5f, -1f, 2f, 0f });
+    private static readonly Tensor T = tensor(new[] { 1f, 0f, 1f, 0f });
+    private static readonly Tensor P = tensor(new[] { 0.5f, 0.1f, 0.9f, 0.3f });
+    private static readonly Tensor Logits3 = tensor(new[] { 0.5f, -1f, 2f, 0f, 1f, 1f }).reshape(2, 3);
+    private static readonly Tensor Classes = tensor(new long[] { 2, 0 });
+
+    private static void Fails(Action call, string parameter, params string[] fragments)
+    {
+        var e = Assert.Throws<ArgumentException>(call);
+        Assert.Equal(parameter, e.ParamName);
+        foreach (var fragment in fragments)
+            Assert.Contains(fragment, e.Message);
+    }
+
+    [Fact]
+    public void targets_shape_must_equal_inputs_shape() =>
+        Fails(() => Functional.sigmoid_focal_loss(X, T.reshape(4, 1)), "targets", "targets shape [4, 1] must equal inputs shape [4]");
+
+    [Fact]
+    public void probability_targets_shape_must_equal_probabilities_shape() =>
+        Fails(() => Functional.focal_loss_from_probabilities(P, T.reshape(2, 2)), "targets", "targets shape [2, 2] must equal probabilities shape [4]");
+
+    [Fact]
+    public void targets_dtype_must_equal_inputs_dtype() =>
+        Fails(() => Functional.sigmoid_focal_loss(X, T.to_type(ScalarType.Float64)), "targets", "dtype must equal inputs dtype Float32", "got Float64");
+
+    [Theory]
+    [InlineData(-1.0, "-1")]
+    [InlineData(double.NaN, "NaN")]
+    [InlineData(double.PositiveInfinity, "Infinity")]
+    public void gamma_must_be_finite_and_non_negative(double gamma, string shown) =>
+        Fails(() => Functional.sigmoid_focal_loss(X, T, gamma: gamma), "gamma", $"gamma must be finite and >= 0, got {shown}");
+
+    [Theory]
+    [InlineData(-0.1)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public void alpha_must_lie_in_the_unit_interval(double alpha) =>
+        Fails(() => Functional.sigmoid_focal_loss(X, T, alpha: alpha), "alpha", "alpha must be in [0, 1] or null");
+
+    [Fact]
+    public void targets_must_lie_in_the_unit_interval() =>
+        Fails(() => Functional.sigmoid_focal_loss(X, tensor(new[] { 1f, 2f, 0f, -0.5f })), "targets", "targets must lie in [0, 1], got values in [-0.5, 2]");
+
+    [Fact]
+    public void nan_targets_are_rejected() =>
+        Fails(() => Functional.sigmoid_focal_loss(X, tensor(new[] { 1f, float.NaN, 0f, 0f })), "targets", "targets must lie in [0, 1]");
+
+    [Fact]
+    public void probabilities_must_lie_in_the_unit_interval() =>
+        Fails(() => Functional.focal_loss_from_probabilities(tensor(new[] { 0.5f, 1.2f, 0.1f, 0f }), T), "probabilities", "probabilities must lie in [0, 1], got values in [0, 1.2");
+
+    [Fact]
+    public void integer_inputs_are_rejected() =>
+        Fails(() => Functional.sigmoid_focal_loss(tensor(new long[] { 1, 0, 1, 0 }), T), "inputs", "floating-point dtype", "got Int64");
+
+    [Fact]
+    public void integer_probabilities_are_rejected() =>
+        Fails(() => Functional.focal_loss_from_probabilities(tensor(new long[] { 1, 0, 1, 0 }), T), "probabilities", "floating-point dtype", "got Int64");
+
+    [Fact]
+    public void unknown_reduction_is_rejected() =>
+        Fails(() => Functional.sigmoid_focal_loss(X, T, reduction: (Reduction)7), "reduction", "reduction must be None, Mean or Sum, got 7");
+
+    [Fact]
+    public void multi_class_targets_must_be_class_indices_in_range() =>
+        Fails(() => Functional.softmax_focal_loss(Logits3, tensor(new long[] { 3, 0 })), "targets", "class indices in [0, 2] or ignoreIndex -100, got 3");
+
+    [Fact]
+    public void multi_class_targets_must_be_int64() =>
+        Fails(() => Functional.softmax_focal_loss(Logits3, tensor(new[] { 1f, 0f })), "targets", "dtype Int64, got Float32");
+
+    [Fact]
+    public void multi_class_targets_shape_must_match_inputs_without_class_dim() =>
+        Fails(() => Functional.softmax_focal_loss(Logits3, tensor(new long[] { 1, 0, 2 })), "targets", "targets shape [3] must equal inputs shape without the class dim [2]");
+
+    [Fact]
+    public void multi_class_inputs_need_a_class_dimension() =>
+        Fails(() => Functional.softmax_focal_loss(X, Classes), "inputs", "must be [N, C] or [N, C, d1, ...], got shape [4]");
+
+    [Fact]
+    public void multi_class_inputs_need_two_classes() =>
+        Fails(() => Functional.softmax_focal_loss(X.reshape(4, 1), tensor(new long[] { 0, 0, 0, 0 })), "inputs", "at least 2 classes");
+
+    [Fact]
+    public void alpha_vector_must_have_one_weight_per_class() =>
+        Fails(() => Functional.softmax_focal_loss(Logits3, Classes, alpha: tensor(new[] { 0.5f, 0.5f })), "alpha", "length C = 3, got shape [2]");
+
+    [Fact]
+    public void alpha_vector_must_be_finite_and_non_negative() =>
+        Fails(() => Functional.softmax_focal_loss(Logits3, Classes, alpha: tensor(new[] { 0.5f, -1f, 0.2f })), "alpha", "finite and >= 0", "-1");
+
+    [Fact]
+    public void softmax_gamma_is_checked_too() =>
+        Fails(() => Functional.softmax_focal_loss(Logits3, Classes, gamma: -2), "gamma", "got -2");
+
+    [Fact]
+    public void cross_entropy_weight_is_checked_like_alpha() =>
+        Fails(() => Functional.softmax_cross_entropy(Logits3, Classes, weight: tensor(new[] { 1f })), "weight", "length C = 3");
+
+    [Fact]
+    public void module_constructors_validate_hyper_parameters()
+    {
+        Fails(() => Losses.SigmoidFocalLoss(gamma: -1), "gamma", "got -1");
+        Fails(() => Losses.BalancedBCEWithLogitsLoss(alpha: 2), "alpha", "got 2");
+        Fails(() => Losses.BCEWithLogitsLoss((Reduction)9), "reduction", "got 9");
+    }
+
+    [Fact]
+    public void value_checks_can_be_turned_off_for_hot_loops_but_shape_checks_cannot()
+    {
+        Guard.CheckTensorValues = false;
+        try
+        {
+            var loss = Functional.sigmoid_focal_loss(X, tensor(new[] { 1f, 2f, 0f, 0f }));
+            Assert.True(loss.numel() == 1);
+            Fails(() => Functional.sigmoid_focal_loss(X, T.reshape(2, 2)), "targets", "shape");
+        }
+        finally
+        {
+            Guard.CheckTensorValues = true;
+        }
+    }
+}

@@ -1,0 +1,182 @@
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using F = TorchSharp.torch.nn.functional;
+
+namespace FocalLoss.Tests;
+
+/// <summary>
+/// The invariants of the binary focal loss, as FsCheck properties over inputs drawn from meaningful
+/// buckets. Each is named as the statement it checks. tests/mutation/ shows each one failing on a
+/// deliberately broken variant of the loss.
+/// </summary>
+public class SigmoidFocalLossProperties
+{
+    private const int Many = 200;
+
+    private static Eval.BinaryLoss Focal(BinaryCase c, Reduction reduction = Reduction.None) =>
+        (x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, c.Gamma, reduction);
+
+    private static Property Holds(BinaryCase c, bool condition, string label) => condition.Label(label + ": " + c).Classified(c);
+
+    [Property(MaxTest = Many)]
+    public Property gamma_zero_equals_alpha_weighted_bce_in_value_and_gradient() =>
+        Prop.ForAll(Generators.BinaryArb, Gen.Elements(Reduction.None, Reduction.Mean, Reduction.Sum).ToArbitrary(), (c, reduction) =>
+        {
+            var focal = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, 0.0, reduction), c.Logits, c.Targets);
+            // Independent reference: TorchSharp's fused BCE, weighted by alpha_t computed here, reduced here.
+            var reference = Eval.WithGrad((x, t) =>
+            {
+                var weighted = F.binary_cross_entropy_with_logits(x, t, reduction: Reduction.None) * tensor(c.Targets.Select((_, i) => c.AlphaT(i)).ToArray(), x.dtype);
+                return reduction switch { Reduction.Mean => weighted.mean(), Reduction.Sum => weighted.sum(), _ => weighted };
+            }, c.Logits, c.Targets);
+            var ok = focal.Loss.Zip(reference.Loss).All(p => Tol.Close(p.First, p.Second, Tol.IdentityRel64, Tol.IdentityAbs64))
+                  && focal.Grad.Zip(reference.Grad).All(p => Tol.Close(p.First, p.Second, Tol.IdentityRel64, Tol.IdentityAbs64));
+            return Holds(c, ok, $"reduction {reduction}");
+        });
+
+    [Property(MaxTest = Many)]
+    public Property focal_loss_never_exceeds_alpha_weighted_bce() =>
+        Prop.ForAll(Generators.BinaryArb, c =>
+        {
+            var focal = Eval.Values(Focal(c), c.Logits, c.Targets);
+            var bce = Eval.Values((x, t) => F.binary_cross_entropy_with_logits(x, t, reduction: Reduction.None), c.Logits, c.Targets);
+            return Holds(c, focal.Select((f, i) => f <= c.AlphaT(i) * bce[i] * (1 + 1e-12) + Tol.IdentityAbs64).All(b => b), "focal <= alpha_t * BCE");
+        });
+
+    [Property(MaxTest = Many)]
+    public Property focal_over_bce_equals_alpha_t_times_one_minus_p_t_to_the_gamma() =>
+        Prop.ForAll(Generators.BinaryArb, c =>
+        {
+            var focal = Eval.Values(Focal(c), c.Logits, c.Targets);
+            var failures = new List<string>();
+            for (var i = 0; i < c.Logits.Length; i++)
+            {
+                var z = c.Targets[i] == 1 ? c.Logits[i] : -c.Logits[i];       // signed logit: p_t = sigmoid(z)
+                var bce = Eval.Softplus(-z);
+                if (bce < 1e-200) continue;                                  // ratio undefined where BCE underflows
+                var expected = c.AlphaT(i) * Math.Pow(Eval.Sigmoid(-z), c.Gamma); // 1 - p_t = sigmoid(-z), exact in double
+                if (!Tol.Close(focal[i] / bce, expected, Tol.IdentityRel64, 1e-300))
+                    failures.Add($"[{i}] ratio {focal[i] / bce:R} expected {expected:R}");
+            }
+            return Holds(c, failures.Count == 0, "FL / BCE = alpha_t (1 - p_t)^gamma " + string.Join("; ", failures));
+        });
+
+    [Property(MaxTest = Many)]
+    public Property loss_does_not_increase_as_p_t_rises() =>
+        Prop.ForAll(Generators.BinaryArb, Gen.Choose(1, 400).ToArbitrary(), (c, step) =>
+        {
+            // Move every logit towards its target by a positive step: p_t rises, the loss must not.
+            var delta = step / 40.0;
+            var moved = c.Logits.Select((x, i) => x + (c.Targets[i] == 1 ? delta : -delta)).ToArray();
+            var before = Eval.Values(Focal(c), c.Logits, c.Targets);
+            var after = Eval.Values(Focal(c), moved, c.Targets);
+            return Holds(c, before.Zip(after).All(p => p.Second <= p.First * (1 + 1e-12) + 1e-300), $"step {delta}");
+        });
+
+    [Property(MaxTest = Many)]
+    public Property loss_does_not_increase_as_gamma_rises() =>
+        Prop.ForAll(Generators.BinaryArb, Gen.Choose(1, 500).ToArbitrary(), (c, step) =>
+        {
+            var higher = c with { Gamma = c.Gamma + step / 100.0 };
+            var low = Eval.Values(Focal(c), c.Logits, c.Targets);
+            var high = Eval.Values(Focal(higher), c.Logits, c.Targets);
+            return Holds(c, low.Zip(high).All(p => p.Second <= p.First * (1 + 1e-12) + 1e-300), $"gamma {c.Gamma} -> {higher.Gamma}");
+        });
+
+    [Property(MaxTest = Many)]
+    public Property flipping_logit_target_and_alpha_leaves_the_loss_unchanged() =>
+        Prop.ForAll(Generators.BinaryArb, c =>
+        {
+            var flipped = c with { Logits = c.Logits.Select(x => -x).ToArray(), Targets = c.Targets.Select(t => 1 - t).ToArray(), Alpha = 1 - c.Alpha };
+            var original = Eval.WithGrad(Focal(c), c.Logits, c.Targets);
+            var mirror = Eval.WithGrad(Focal(flipped), flipped.Logits, flipped.Targets);
+            var ok = original.Loss.Zip(mirror.Loss).All(p => Tol.Close(p.First, p.Second, Tol.IdentityRel64, Tol.IdentityAbs64))
+                  && original.Grad.Zip(mirror.Grad).All(p => Tol.Close(p.First, -p.Second, Tol.IdentityRel64, Tol.IdentityAbs64));
+            return Holds(c, ok, "label flip");
+        });
+
+    [Property(MaxTest = Many)]
+    public Property mean_is_sum_over_count_and_none_sums_to_sum() =>
+        Prop.ForAll(Generators.BinaryArb, c =>
+        {
+            var none = Eval.Values(Focal(c, Reduction.None), c.Logits, c.Targets);
+            var sum = Eval.Values(Focal(c, Reduction.Sum), c.Logits, c.Targets).Single();
+            var mean = Eval.Values(Focal(c, Reduction.Mean), c.Logits, c.Targets).Single();
+            var ok = none.Length == c.Logits.Length
+                  && Tol.Close(none.Sum(), sum, Tol.IdentityRel64, Tol.IdentityAbs64)
+                  && Tol.Close(mean, sum / c.Logits.Length, Tol.IdentityRel64, Tol.IdentityAbs64);
+            return Holds(c, ok, $"none.sum {none.Sum():R} sum {sum:R} mean {mean:R}");
+        });
+
+    [Property(MaxTest = Many)]
+    public Property loss_is_invariant_under_permutation_of_samples() =>
+        Prop.ForAll(Generators.BinaryArb, Gen.Choose(0, int.MaxValue).ToArbitrary(), (c, seed) =>
+        {
+            var order = Enumerable.Range(0, c.Logits.Length).OrderBy(_ => new Random(seed + _).Next()).ToArray();
+            var permuted = c with { Logits = order.Select(i => c.Logits[i]).ToArray(), Targets = order.Select(i => c.Targets[i]).ToArray() };
+            var ok = true;
+            foreach (var reduction in new[] { Reduction.Sum, Reduction.Mean })
+            {
+                var a = Eval.Values(Focal(c, reduction), c.Logits, c.Targets).Single();
+                var b = Eval.Values(Focal(permuted, reduction), permuted.Logits, permuted.Targets).Single();
+                ok &= Tol.Close(a, b, Tol.IdentityRel64, Tol.IdentityAbs64);
+            }
+            var none = Eval.Values(Focal(c), c.Logits, c.Targets);
+            var nonePermuted = Eval.Values(Focal(permuted), permuted.Logits, permuted.Targets);
+            ok &= order.Select((source, i) => Tol.Close(nonePermuted[i], none[source], Tol.IdentityRel64, Tol.IdentityAbs64)).All(b => b);
+            return Holds(c, ok, $"order [{string.Join(",", order)}]");
+        });
+
+    [Property(MaxTest = Many)]
+    public Property logits_form_equals_probability_form_wherever_the_latter_is_finite() =>
+        Prop.ForAll(Generators.BinaryArb, c =>
+        {
+            var logits = Eval.Values(Focal(c), c.Logits, c.Targets);
+            var probs = Eval.Values((x, t) => Functional.focal_loss_from_probabilities(x.sigmoid(), t, c.Alpha, c.Gamma, Reduction.None), c.Logits, c.Targets);
+            var compared = 0;
+            var ok = true;
+            for (var i = 0; i < logits.Length; i++)
+            {
+                if (!double.IsFinite(probs[i])) continue;
+                compared++;
+                // The probability form rounds p_t and 1 - p_t to absolute precision eps; log(p_t) and
+                // (1 - p_t)^gamma turn that into relative errors eps/p_t and gamma*eps/(1 - p_t).
+                var z = c.Targets[i] == 1 ? c.Logits[i] : -c.Logits[i];
+                var conditioning = Tol.ProbFormUlps * Tol.MachineEpsilon64 * (1 / Eval.Sigmoid(z) + c.Gamma / Eval.Sigmoid(-z));
+                ok &= Tol.Close(logits[i], probs[i], Tol.ProbFormRel64 + conditioning, Tol.ProbFormAbs64);
+            }
+            return Holds(c, ok, $"{compared} finite probability-form values compared");
+        });
+
+    [Property(MaxTest = Many)]
+    public Property analytic_gradient_equals_central_finite_differences_in_float64() =>
+        Prop.ForAll(Generators.BinaryModerateArb, Gen.Elements(Reduction.Mean, Reduction.Sum).ToArbitrary(), (c, reduction) =>
+        {
+            Eval.BinaryLoss loss = Focal(c, reduction);
+            var grad = Eval.WithGrad(loss, c.Logits, c.Targets).Grad;
+            var ok = true;
+            for (var i = 0; i < c.Logits.Length; i++)
+            {
+                var plus = (double[])c.Logits.Clone();
+                var minus = (double[])c.Logits.Clone();
+                plus[i] += Tol.FiniteDiffStep;
+                minus[i] -= Tol.FiniteDiffStep;
+                var numeric = (Eval.Values(loss, plus, c.Targets).Single() - Eval.Values(loss, minus, c.Targets).Single()) / (2 * Tol.FiniteDiffStep);
+                ok &= Tol.Close(grad[i], numeric, Tol.FiniteDiffRel, Tol.FiniteDiffAbs);
+            }
+            return Holds(c, ok, $"reduction {reduction}");
+        });
+
+    [Property(MaxTest = Many)]
+    public Property loss_and_gradient_are_finite_for_logits_up_to_plus_minus_100_in_float32_and_float64() =>
+        Prop.ForAll(Generators.BinaryArb, Gen.Elements(ScalarType.Float32, ScalarType.Float64).ToArbitrary(), (c, dtype) =>
+        {
+            var extreme = c with { Logits = c.Logits.Select(x => Math.Clamp(x * 4, -100, 100)).ToArray() };
+            var (loss, grad) = Eval.WithGrad(Focal(extreme), extreme.Logits, extreme.Targets, dtype);
+            return Holds(extreme, loss.Concat(grad).All(double.IsFinite), $"dtype {dtype}");
+        });
+}
