@@ -1,0 +1,34 @@
+/// Every entry point loads TorchSharp through the bootstrap: this runs a real `dotnet fsi` script.
+module Analysis.Tests.EntryPointTests
+
+open System
+open System.Diagnostics
+open System.IO
+open Expecto
+
+/// The repository root, found from the test binary's folder.
+let repoRoot =
+    let rec up (dir: DirectoryInfo | null) =
+        match dir with
+        | null -> failwith "Workbench.sln not found above the test binary"
+        | d when File.Exists(Path.Combine(d.FullName, "Workbench.sln")) -> d.FullName
+        | d -> up d.Parent
+    up (DirectoryInfo AppContext.BaseDirectory)
+
+let run (file: string) (args: string) =
+    let info = ProcessStartInfo(file, args, WorkingDirectory = repoRoot, RedirectStandardOutput = true, RedirectStandardError = true)
+    use proc = Process.Start info |> nonNull
+    let stdout = proc.StandardOutput.ReadToEndAsync()
+    let stderr = proc.StandardError.ReadToEnd()
+    proc.WaitForExit()
+    proc.ExitCode, stdout.Result, stderr
+
+[<Tests>]
+let tests =
+    testList "entry points" [
+        testCase "a dotnet fsi script computes a focal loss first thing" <| fun () ->
+            let code, out, err = run "dotnet" "fsi --quiet experiments/loss-table.fsx"
+            Expect.equal code 0 $"dotnet fsi exited {code}: {err}"
+            Expect.stringContains out "FL g=2" "the script printed the loss table"
+            Expect.stringContains out "TorchSharp native runtime:" "the script reported the bootstrap"
+    ]
