@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
+using Xunit;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -179,4 +180,67 @@ public class SigmoidFocalLossProperties
             var (loss, grad) = Eval.WithGrad(Focal(extreme), extreme.Logits, extreme.Targets, dtype);
             return Holds(extreme, loss.Concat(grad).All(double.IsFinite), $"dtype {dtype}");
         });
+}
+
+/// <summary>Soft targets (label smoothing, distillation) take the general log-space path.</summary>
+public class SoftTargetProperties
+{
+    private static readonly Gen<(BinaryCase Case, double[] Soft)> SoftCases =
+        from c in Generators.Binary
+        from soft in Gen.ArrayOf(Gen.Frequency((3, Gen.Choose(1, 999).Select(k => k / 1000.0)), (1, Gen.Elements(0.0, 1.0, 1e-9, 1 - 1e-9))), c.Logits.Length)
+        select (c, soft);
+
+    [Property(MaxTest = 150)]
+    public Property soft_targets_follow_torchvisions_p_t_and_stay_finite_at_saturation() =>
+        Prop.ForAll(SoftCases.ToArbitrary(), sc =>
+        {
+            var (c, soft) = sc;
+            var (loss, grad) = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, c.Gamma, Reduction.None), c.Logits, soft);
+            var failures = new List<string>();
+            for (var i = 0; i < soft.Length; i++)
+            {
+                // Reference in double: 1 - p_t = t sigmoid(-x) + (1 - t) sigmoid(x); CE by stable softplus.
+                var x = c.Logits[i];
+                var t = soft[i];
+                var q = t * Eval.Sigmoid(-x) + (1 - t) * Eval.Sigmoid(x);
+                var ce = t * Eval.Softplus(-x) + (1 - t) * Eval.Softplus(x);
+                var alphaT = c.Alpha is { } a ? a * t + (1 - a) * (1 - t) : 1.0;
+                var expected = alphaT * Math.Pow(q, c.Gamma) * ce;
+                if (!Tol.Close(loss[i], expected, Tol.IdentityRel64, Tol.IdentityAbs64) || !double.IsFinite(grad[i]))
+                    failures.Add($"[{i}] x={x:R} t={t:R}: loss {loss[i]:R} expected {expected:R}, grad {grad[i]:R}");
+            }
+            return (failures.Count == 0).Label(string.Join("; ", failures) + " " + c).Classified(c);
+        });
+
+    [Property(MaxTest = 60)]
+    public Property soft_target_gradient_equals_central_finite_differences() =>
+        Prop.ForAll(SoftCases.Where(sc => !sc.Case.Has(Bucket.Saturated)).ToArbitrary(), sc =>
+        {
+            var (c, soft) = sc;
+            Eval.BinaryLoss loss = (x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, c.Gamma, Reduction.Sum);
+            var grad = Eval.WithGrad(loss, c.Logits, soft).Grad;
+            var ok = true;
+            for (var i = 0; i < c.Logits.Length; i++)
+            {
+                var plus = (double[])c.Logits.Clone();
+                var minus = (double[])c.Logits.Clone();
+                plus[i] += Tol.FiniteDiffStep;
+                minus[i] -= Tol.FiniteDiffStep;
+                var numeric = (Eval.Values(loss, plus, soft).Single() - Eval.Values(loss, minus, soft).Single()) / (2 * Tol.FiniteDiffStep);
+                ok &= Tol.Close(grad[i], numeric, Tol.FiniteDiffRel, Tol.FiniteDiffAbs);
+            }
+            return ok.Label(c.ToString());
+        });
+
+    [Fact]
+    public void soft_targets_are_finite_at_plus_minus_100_in_float32()
+    {
+        var logits = new[] { 100.0, -100.0, 100.0, -100.0, 50.0 };
+        var targets = new[] { 0.9, 0.1, 1.0, 0.0, 0.5 };
+        foreach (var gamma in new[] { 0.0, 0.3, 2.0, 5.0 })
+        {
+            var (loss, grad) = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, 0.25, gamma, Reduction.None), logits, targets, ScalarType.Float32);
+            Assert.True(loss.Concat(grad).All(double.IsFinite), $"gamma {gamma}: loss [{string.Join(", ", loss)}] grad [{string.Join(", ", grad)}]");
+        }
+    }
 }

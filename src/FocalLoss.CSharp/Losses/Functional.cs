@@ -36,13 +36,25 @@ public static class Functional
     {
         TorchRuntime.EnsureLoaded();
         CheckBinary(inputs, nameof(inputs), targets, alpha, gamma, reduction);
+        var hardTargets = Guard.TargetsAreHard(targets, nameof(targets));
         using var scope = NewDisposeScope();
-        // log p and log(1 - p) each straight from logsigmoid: relative accuracy is kept for saturated
-        // logits (torch's fused BCE-with-logits computes log(1 + e^-|x|) without log1p).
-        var log_p = F.logsigmoid(inputs);
-        var log_1m_p = F.logsigmoid(-inputs);
-        var ce_loss = -(targets * log_p + (1 - targets) * log_1m_p);
-        var loss = gamma == 0 ? ce_loss : ModulatingFactor(log_p, log_1m_p, targets, gamma) * ce_loss;
+        Tensor ce_loss, loss;
+        if (hardTargets)
+        {
+            // z is the logit signed towards the true class: p_t = sigmoid(z), 1 - p_t = sigmoid(-z), so
+            // CE = -log sigmoid(z) and log(1 - p_t) = log sigmoid(-z), each straight from logsigmoid with
+            // full relative accuracy (torch's fused BCE-with-logits computes log(1 + e^-|x|) without log1p).
+            var z = inputs * (2 * targets - 1);
+            ce_loss = -F.logsigmoid(z);
+            loss = gamma == 0 ? ce_loss : (gamma * F.logsigmoid(-z)).exp() * ce_loss;
+        }
+        else
+        {
+            var log_p = F.logsigmoid(inputs);
+            var log_1m_p = F.logsigmoid(-inputs);
+            ce_loss = -(targets * log_p + (1 - targets) * log_1m_p);
+            loss = gamma == 0 ? ce_loss : SoftModulatingFactor(log_p, log_1m_p, targets, gamma) * ce_loss;
+        }
         return Reduce(AlphaWeighted(loss, targets, alpha), reduction).MoveToOuterDisposeScope();
     }
 
@@ -67,6 +79,7 @@ public static class Functional
     {
         TorchRuntime.EnsureLoaded();
         CheckBinary(probabilities, nameof(probabilities), targets, alpha, gamma, reduction);
+        Guard.InUnitInterval(targets, nameof(targets));
         Guard.InUnitInterval(probabilities, nameof(probabilities));
         using var scope = NewDisposeScope();
         var p = probabilities;
@@ -138,6 +151,7 @@ public static class Functional
     {
         TorchRuntime.EnsureLoaded();
         CheckBinary(inputs, nameof(inputs), targets, null, 0, reduction);
+        Guard.InUnitInterval(targets, nameof(targets));
         return F.binary_cross_entropy_with_logits(inputs, targets, reduction: reduction);
     }
 
@@ -169,12 +183,13 @@ public static class Functional
         return F.cross_entropy(inputs, targets, weight?.to(inputs.dtype), ignoreIndex, reduction);
     }
 
-    /// <summary><c>(1 - p_t)^gamma</c> in log space: exp(gamma * log(1 - p_t)), exact for soft targets too.</summary>
-    private static Tensor ModulatingFactor(Tensor log_p, Tensor log_1m_p, Tensor targets, double gamma)
+    /// <summary><c>(1 - p_t)^gamma</c> in log space for soft targets: exp(gamma * log(1 - p_t)), with torchvision's p_t.</summary>
+    private static Tensor SoftModulatingFactor(Tensor log_p, Tensor log_1m_p, Tensor targets, double gamma)
     {
         // 1 - p_t = t (1 - p) + (1 - t) p, so log(1 - p_t) = logaddexp(log t + log(1 - p), log(1 - t) + log p).
-        // For hard targets one branch is log 0 = -inf and logaddexp returns the other exactly; its
-        // gradient weight is exp(-inf) = 0, so no NaN arises.
+        // If some targets are 0 or 1, one branch is log 0 = -inf there and logaddexp returns the other
+        // exactly, with gradient weight exp(-inf) = 0 on the dead branch, so no NaN arises (libtorch's
+        // kernels take a slow path on such infinities, hence the separate hard-target path above).
         var log_1m_p_t = logaddexp(targets.log() + log_1m_p, (-targets).log1p() + log_p);
         return (gamma * log_1m_p_t).exp();
     }
@@ -210,7 +225,6 @@ public static class Functional
         Guard.Gamma(gamma);
         Guard.Alpha(alpha);
         Guard.Reduction(reduction);
-        Guard.InUnitInterval(targets, nameof(targets));
     }
 
     private static long CheckMultiClass(Tensor inputs, Tensor targets, Tensor? alpha, long ignoreIndex, string alphaName = "alpha")

@@ -78,6 +78,27 @@ public static class Guard
             throw new ArgumentException($"{name} must lie in [0, 1], got values in [{Num(lo)}, {Num(hi)}]", name);
     }
 
+    /// <summary>
+    /// Checks binary targets lie in [0, 1] (when <see cref="CheckTensorValues"/> is on) and tells whether
+    /// all of them are hard 0/1 labels, in one pass: <c>t (1 - t)</c> is 0 for hard labels, in (0, 1/4]
+    /// for soft ones, negative outside [0, 1] and NaN for NaN. Hardness is looked up only where it is
+    /// free or already paid for (CPU tensors, or when value checks run); otherwise this returns false and
+    /// the caller takes its general soft-target path, which is exact for hard labels too.
+    /// </summary>
+    internal static bool TargetsAreHard(Tensor targets, string name)
+    {
+        if (targets.numel() == 0) return true;
+        if (!CheckTensorValues && targets.device_type != DeviceType.CPU) return false;
+        using var scope = NewDisposeScope();
+        var t = targets.detach();
+        var (min, max) = torch.aminmax(t * (1 - t));
+        var lo = min.to_type(ScalarType.Float64).item<double>();
+        var hi = max.to_type(ScalarType.Float64).item<double>();
+        if (CheckTensorValues && !(lo >= 0 && hi <= 0.25))
+            InUnitInterval(targets, name); // throws, naming the actual range
+        return hi == 0;
+    }
+
     /// <summary>Class-index targets: int64, every value in [0, classes) or equal to ignoreIndex.</summary>
     internal static void ClassIndices(Tensor targets, string name, long classes, long ignoreIndex)
     {
