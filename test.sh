@@ -14,6 +14,15 @@ xunit_rc=${PIPESTATUS[0]}
 dotnet run --project tests/Analysis.Tests -c Release --no-build -- --colours 0 --no-spinner --summary 2>&1 | tee "$log/expecto.txt"
 expecto_rc=${PIPESTATUS[0]}
 
+# The mutation check proves the properties can fail (about 90 s); SKIP_MUTATION=1 skips it locally.
+mutation_rc=0
+if [ "${SKIP_MUTATION:-0}" != "1" ]; then
+  dotnet fsi --quiet tests/mutation/run.fsx --results "$log/RESULTS.md" > "$log/mutation.txt" 2>&1
+  mutation_rc=$?
+  grep -E '^(baseline|mutant|Mutants survived|Listed properties)' "$log/mutation.txt"
+  [ "$mutation_rc" -eq 0 ] || { echo "mutation check FAILED:"; tail -40 "$log/mutation.txt"; }
+fi
+
 # One closing line for both runners: "N passed, N failed".
 read -r xp xf < <(grep -oE 'Failed: +[0-9]+, Passed: +[0-9]+' "$log/xunit.txt" | tail -1 | awk -F'[:,]' '{gsub(/ /,""); print $4, $2}')
 read -r ep ef ee < <(grep -oE '[0-9]+ passed, [0-9]+ ignored, [0-9]+ failed, [0-9]+ errored' "$log/expecto.txt" | tail -1 | awk '{print $1, $5, $7}')
@@ -21,6 +30,6 @@ passed=$(( ${xp:-0} + ${ep:-0} ))
 failed=$(( ${xf:-0} + ${ef:-0} + ${ee:-0} ))
 echo "xunit: ${xp:-?} passed, ${xf:-?} failed; expecto: ${ep:-?} passed, $(( ${ef:-0} + ${ee:-0} )) failed"
 echo "tests: $passed passed, $failed failed"
-if [ "$xunit_rc" -ne 0 ] || [ "$expecto_rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
+if [ "$xunit_rc" -ne 0 ] || [ "$expecto_rc" -ne 0 ] || [ "$mutation_rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
   exit 1
 fi
