@@ -152,3 +152,13 @@ internal static class Eval
         return u == 1 ? x : Math.Log(u) * x / (u - 1);
     }
 }
+
+internal static class TensorAssert
+{
+    /// <summary>Same shape and every element equal (bit-for-bit up to -0 == 0).</summary>
+    public static bool Same(Tensor a, Tensor b)
+    {
+        using var scope = NewDisposeScope();
+        return a.shape.AsSpan().SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+    }
+}

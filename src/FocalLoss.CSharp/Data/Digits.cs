@@ -1,0 +1,171 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FocalLoss.Data;
+
+/// <summary>Images and labels read from a pair of IDX files (MNIST, Fashion-MNIST, EMNIST layout).</summary>
+/// <param name="Pixels">Row-major grey levels 0-255, <c>Count * Rows * Cols</c> bytes.</param>
+/// <param name="Labels">One class id per image.</param>
+/// <param name="Rows">Image height.</param>
+/// <param name="Cols">Image width.</param>
+public sealed record Digits(byte[] Pixels, byte[] Labels, int Rows, int Cols)
+{
+    /// <summary>Number of images.</summary>
+    public int Count => Labels.Length;
+
+    /// <summary>Number of distinct classes (max label + 1).</summary>
+    public int NumClasses => Labels.Length == 0 ? 0 : Labels.Max() + 1;
+
+    /// <summary>Images per class, index = class id.</summary>
+    public int[] ClassCounts()
+    {
+        var counts = new int[NumClasses];
+        foreach (var label in Labels) counts[label]++;
+        return counts;
+    }
+}
+
+/// <summary>
+/// Reader for the IDX format of the MNIST database (big-endian magic 0x00000803 for unsigned-byte
+/// images, 0x00000801 for labels, then the dimension sizes). Reads raw or gzipped files (detected by
+/// the gzip magic bytes, not the name), so the original 60k/10k MNIST and Fashion-MNIST files load
+/// unchanged.
+/// </summary>
+public static class Idx
+{
+    /// <summary>Reads a pair of image and label files and checks that their counts agree.</summary>
+    public static Digits Load(string imagesPath, string labelsPath)
+    {
+        var (count, rows, cols, pixels) = ReadImages(imagesPath);
+        var labels = ReadLabels(labelsPath);
+        if (labels.Length != count)
+            throw new InvalidDataException($"{labelsPath}: holds {labels.Length} labels but {imagesPath} holds {count} images");
+        return new Digits(pixels, labels, rows, cols);
+    }
+
+    /// <summary>Reads an IDX3 unsigned-byte image file: (count, rows, cols, pixels).</summary>
+    public static (int Count, int Rows, int Cols, byte[] Pixels) ReadImages(string path)
+    {
+        var bytes = ReadAll(path);
+        var dims = Header(bytes, path, 0x00000803, 3);
+        long expected = 16L + (long)dims[0] * dims[1] * dims[2];
+        if (bytes.Length != expected)
+            throw new InvalidDataException($"{path}: header announces {dims[0]} images of {dims[1]}x{dims[2]} ({expected} bytes) but the file has {bytes.Length} bytes");
+        return (dims[0], dims[1], dims[2], bytes[16..]);
+    }
+
+    /// <summary>Reads an IDX1 unsigned-byte label file.</summary>
+    public static byte[] ReadLabels(string path)
+    {
+        var bytes = ReadAll(path);
+        var dims = Header(bytes, path, 0x00000801, 1);
+        if (bytes.Length != 8L + dims[0])
+            throw new InvalidDataException($"{path}: header announces {dims[0]} labels but the file has {bytes.Length - 8} label bytes");
+        return bytes[8..];
+    }
+
+    private static byte[] ReadAll(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"IDX file not found: {path}", path);
+        var raw = File.ReadAllBytes(path);
+        if (raw.Length >= 2 && raw[0] == 0x1f && raw[1] == 0x8b)
+        {
+            using var gz = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
+            using var output = new MemoryStream();
+            gz.CopyTo(output);
+            return output.ToArray();
+        }
+        return raw;
+    }
+
+    private static int[] Header(byte[] bytes, string path, int magic, int dims)
+    {
+        var actual = bytes.Length >= 4 ? BinaryPrimitives.ReadInt32BigEndian(bytes) : -1;
+        if (actual != magic)
+            throw new InvalidDataException($"{path}: expected IDX magic 0x{magic:X8} (unsigned bytes, {dims} dims), got {(bytes.Length >= 4 ? $"0x{actual:X8}" : $"only {bytes.Length} bytes")}");
+        if (bytes.Length < 4 + 4 * dims)
+            throw new InvalidDataException($"{path}: too short for an IDX header with {dims} dims ({bytes.Length} bytes)");
+        return Enumerable.Range(0, dims).Select(i => BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(4 + 4 * i))).ToArray();
+    }
+}
+
+/// <summary>Binary and long-tailed tasks built from digits, as tensors scaled to [0, 1].</summary>
+public static class DigitTasks
+{
+    /// <summary>
+    /// One digit against the rest at a chosen positive rate: keeps every image of the other digits and a
+    /// seeded random subset of <paramref name="digit"/> so that positives make up
+    /// <paramref name="positiveRate"/> of the result (or, when there are too few positives, keeps them all and
+    /// subsamples the negatives). Features [N, 1, rows, cols] (or [N, rows*cols] when
+    /// <paramref name="flatten"/>), float32 in [0, 1]; labels float 0/1.
+    /// </summary>
+    public static TensorDataset OneVsRest(Digits digits, int digit, double positiveRate, long seed, bool flatten = false, Device? device = null)
+    {
+        if (digit < 0 || digit >= digits.NumClasses)
+            throw new ArgumentException($"digit must be in [0, {digits.NumClasses - 1}], got {digit}", nameof(digit));
+        if (!(positiveRate > 0 && positiveRate < 1))
+            throw new ArgumentException($"positiveRate must be in (0, 1), got {Guard.Num(positiveRate)}", nameof(positiveRate));
+        var rng = new Random(unchecked((int)seed));
+        var pos = Enumerable.Range(0, digits.Count).Where(i => digits.Labels[i] == digit).ToArray();
+        var neg = Enumerable.Range(0, digits.Count).Where(i => digits.Labels[i] != digit).ToArray();
+        rng.Shuffle(pos);
+        rng.Shuffle(neg);
+        var wantPos = (int)Math.Round(neg.Length * positiveRate / (1 - positiveRate));
+        if (wantPos < 1)
+            throw new ArgumentException($"positiveRate {Guard.Num(positiveRate)} leaves no positive among {neg.Length} negatives", nameof(positiveRate));
+        int[] keep;
+        if (wantPos <= pos.Length)
+            keep = [.. pos.Take(wantPos), .. neg];
+        else
+            keep = [.. pos, .. neg.Take((int)Math.Round(pos.Length * (1 - positiveRate) / positiveRate))];
+        Array.Sort(keep);
+        var labels = keep.Select(i => digits.Labels[i] == digit ? 1f : 0f).ToArray();
+        return Build($"mnist-{digit}-vs-rest-{Synthetic.Percent(positiveRate)}", digits, keep, tensor(labels), 2, flatten, device);
+    }
+
+    /// <summary>
+    /// A long-tailed multi-class split: class k keeps n_max * ratio^(-k / (C - 1)) images (seeded subset),
+    /// n_max being the smallest class count available, so counts decay geometrically from n_max to
+    /// n_max / <paramref name="imbalanceRatio"/> (Cao et al. 2019). Labels Int64.
+    /// </summary>
+    public static TensorDataset LongTailed(Digits digits, double imbalanceRatio, long seed, bool flatten = false, Device? device = null)
+    {
+        if (!(imbalanceRatio >= 1) || !double.IsFinite(imbalanceRatio))
+            throw new ArgumentException($"imbalanceRatio must be finite and >= 1, got {Guard.Num(imbalanceRatio)}", nameof(imbalanceRatio));
+        var classes = digits.NumClasses;
+        var nMax = digits.ClassCounts().Min();
+        var rng = new Random(unchecked((int)seed));
+        var keep = new List<int>();
+        for (var k = 0; k < classes; k++)
+        {
+            var members = Enumerable.Range(0, digits.Count).Where(i => digits.Labels[i] == k).ToArray();
+            rng.Shuffle(members);
+            var n = Math.Max(1, (int)Math.Floor(nMax * Math.Pow(imbalanceRatio, -k / (double)(classes - 1))));
+            keep.AddRange(members.Take(n));
+        }
+        keep.Sort();
+        var labels = keep.Select(i => (long)digits.Labels[i]).ToArray();
+        return Build($"mnist-long-tailed-{imbalanceRatio:0.##}", digits, keep.ToArray(), tensor(labels), classes, flatten, device);
+    }
+
+    /// <summary>All digits as a multi-class dataset (Int64 labels).</summary>
+    public static TensorDataset All(Digits digits, bool flatten = false, Device? device = null) =>
+        Build("mnist", digits, Enumerable.Range(0, digits.Count).ToArray(), tensor(digits.Labels.Select(l => (long)l).ToArray()), digits.NumClasses, flatten, device);
+
+    private static TensorDataset Build(string name, Digits digits, int[] keep, Tensor labels, int classes, bool flatten, Device? device)
+    {
+        TorchRuntime.EnsureLoaded();
+        var size = digits.Rows * digits.Cols;
+        var pixels = new byte[keep.Length * size];
+        for (var j = 0; j < keep.Length; j++)
+            Array.Copy(digits.Pixels, (long)keep[j] * size, pixels, (long)j * size, size);
+        using var raw = tensor(pixels, ScalarType.Byte);
+        using var scaled = raw.to_type(ScalarType.Float32).div_(255f);
+        var features = flatten ? scaled.reshape(keep.Length, size) : scaled.reshape(keep.Length, 1, digits.Rows, digits.Cols);
+        var data = new TensorDataset(name, features, labels, classes);
+        if (device is null || device.type == DeviceType.CPU) return data;
+        using (data) return data.To(device);
+    }
+}

@@ -1,0 +1,128 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FocalLoss.Data;
+
+/// <summary>
+/// Seeded synthetic binary tasks. Every generator draws on the CPU from its own
+/// <see cref="torch.Generator"/> (the same seed gives the same data on every device) and returns tensors
+/// on the requested device.
+/// </summary>
+public static class Synthetic
+{
+    /// <summary>
+    /// The seed tutorial's data: <c>x ~ Uniform(lo, hi)</c>, one float feature; <c>y = 1</c> if
+    /// <c>w x + b &gt; 0</c>. Defaults give the boundary x = -1.5 and about 57.5 % positives. As in the
+    /// seed, x is drawn in float64, labelled in float64, and stored as float32.
+    /// </summary>
+    public static TensorDataset SeedLine(int count, long seed, double lo = -10, double hi = 10, double w = 2, double b = 3, Device? device = null)
+    {
+        CheckCount(count);
+        if (!(lo < hi) || !double.IsFinite(lo) || !double.IsFinite(hi))
+            throw new ArgumentException($"lo must be finite and below hi, got lo {Guard.Num(lo)}, hi {Guard.Num(hi)}", nameof(lo));
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        using var gen = new Generator((ulong)seed);
+        var x = rand([count, 1], ScalarType.Float64, generator: gen) * (hi - lo) + lo;
+        var y = (x * w + b).gt(0).to_type(ScalarType.Float32).squeeze(1);
+        return Keep(new TensorDataset("seed-line", x.to_type(ScalarType.Float32), y, 2), device);
+    }
+
+    /// <summary>
+    /// The seed's one-feature task with the boundary moved so that a fraction <paramref name="positiveRate"/>
+    /// of x ~ Uniform(-10, 10) is positive (x &gt; 10 - 20 rate), then each label flipped with probability
+    /// <paramref name="labelNoise"/>. One feature: every increasing linear model ranks these samples the
+    /// same way, so only threshold, calibration and boundary metrics can separate losses here.
+    /// </summary>
+    public static TensorDataset ImbalancedLine(int count, double positiveRate, long seed, double labelNoise = 0, Device? device = null)
+    {
+        CheckRate(positiveRate, labelNoise);
+        using var scope = NewDisposeScope();
+        var boundary = 10 - 20 * positiveRate;
+        var line = SeedLine(count, seed, -10, 10, 1, -boundary);
+        var labels = Flip(line.Labels, labelNoise, seed);
+        return Keep(new TensorDataset($"line-{Percent(positiveRate)}", line.Features.clone(), labels, 2), device);
+    }
+
+    /// <summary>
+    /// Two Gaussian classes in <paramref name="features"/> dimensions with exactly
+    /// round(count x rate) positives (at least one): negatives ~ N(0, I), positives ~ N(separation e1, I),
+    /// rows shuffled, then each label flipped with probability <paramref name="labelNoise"/>. With two or
+    /// more features, different linear models rank samples differently, so AP and ROC-AUC can tell losses apart.
+    /// </summary>
+    public static TensorDataset ImbalancedGaussian(int count, double positiveRate, long seed, int features = 2, double separation = 2.0, double labelNoise = 0, Device? device = null)
+    {
+        CheckCount(count);
+        CheckRate(positiveRate, labelNoise);
+        if (features < 1) throw new ArgumentException($"features must be >= 1, got {features}", nameof(features));
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        using var gen = new Generator((ulong)seed);
+        var positives = Math.Max(1, (int)Math.Round(count * positiveRate));
+        var y = cat([ones(positives), zeros(count - positives)]);
+        var x = randn([count, features], generator: gen);
+        x[TensorIndex.Slice(0, positives), 0] += separation;
+        var order = randperm(count, generator: gen);
+        var labels = Flip(y.index_select(0, order), labelNoise, seed + 1);
+        return Keep(new TensorDataset($"gauss{features}d-{Percent(positiveRate)}", x.index_select(0, order), labels, 2), device);
+    }
+
+    /// <summary>
+    /// A 2-D task that mimics one-stage detection: a flood of easy negatives far from the boundary
+    /// (N((-4, -4), 1.5^2 I)), a band of hard negatives overlapping the positives (N((0.5, 0.5), I),
+    /// a fraction <paramref name="hardFraction"/> of all samples) and few positives (N((1.5, 1.5), 0.75^2 I),
+    /// a fraction <paramref name="positiveRate"/>). Rows shuffled.
+    /// </summary>
+    public static TensorDataset DenseEasyNegatives(int count, double positiveRate, long seed, double hardFraction = 0.05, Device? device = null)
+    {
+        CheckCount(count);
+        CheckRate(positiveRate, 0);
+        if (!(hardFraction >= 0 && hardFraction + positiveRate < 1))
+            throw new ArgumentException($"hardFraction must be >= 0 with hardFraction + positiveRate < 1, got {Guard.Num(hardFraction)} (positiveRate {Guard.Num(positiveRate)})", nameof(hardFraction));
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        using var gen = new Generator((ulong)seed);
+        var nPos = Math.Max(1, (int)Math.Round(count * positiveRate));
+        var nHard = (int)Math.Round(count * hardFraction);
+        var nEasy = count - nPos - nHard;
+        var pos = randn([nPos, 2], generator: gen) * 0.75 + 1.5;
+        var hard = randn([nHard, 2], generator: gen) + 0.5;
+        var easy = randn([nEasy, 2], generator: gen) * 1.5 - 4.0;
+        var x = cat([pos, hard, easy]);
+        var y = cat([ones(nPos), zeros(nHard + nEasy)]);
+        var order = randperm(count, generator: gen);
+        return Keep(new TensorDataset($"dense-easy-negatives-{Percent(positiveRate)}", x.index_select(0, order), y.index_select(0, order), 2), device);
+    }
+
+    private static Tensor Flip(Tensor labels, double noise, long seed)
+    {
+        if (noise == 0) return labels.clone();
+        using var gen = new Generator((ulong)(seed ^ 0x5DEECE66DL));
+        using var flip = rand(labels.shape, generator: gen).lt(noise);
+        return where(flip, 1 - labels, labels);
+    }
+
+    /// <summary>Moves the dataset to <paramref name="device"/> and out of the generator's dispose scope.</summary>
+    private static TensorDataset Keep(TensorDataset data, Device? device)
+    {
+        var result = device is null || device.type == DeviceType.CPU ? data : data.To(device);
+        result.Features.MoveToOuterDisposeScope();
+        result.Labels.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    internal static string Percent(double rate) => $"{rate * 100:0.###}pct";
+
+    private static void CheckCount(int count)
+    {
+        if (count < 1) throw new ArgumentException($"count must be >= 1, got {count}", nameof(count));
+    }
+
+    private static void CheckRate(double positiveRate, double labelNoise)
+    {
+        if (!(positiveRate > 0 && positiveRate < 1))
+            throw new ArgumentException($"positiveRate must be in (0, 1), got {Guard.Num(positiveRate)}", nameof(positiveRate));
+        if (!(labelNoise >= 0 && labelNoise < 0.5))
+            throw new ArgumentException($"labelNoise must be in [0, 0.5), got {Guard.Num(labelNoise)}", nameof(labelNoise));
+    }
+}

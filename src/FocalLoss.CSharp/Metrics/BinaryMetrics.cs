@@ -1,0 +1,258 @@
+namespace FocalLoss.Metrics;
+
+/// <summary>Every binary metric of one evaluation, as <see cref="BinaryMetrics.Evaluate"/> computes them.</summary>
+public sealed record BinaryReport(
+    int Count, double PositiveRate, double Threshold,
+    double Accuracy, double BalancedAccuracy, double Precision, double Recall, double F1,
+    double BestF1, double BestF1Threshold,
+    double RocAuc, double AveragePrecision,
+    double Ece15, double Brier, double LogLoss)
+{
+    /// <summary>Name/value pairs in a fixed order, for tables and CSV.</summary>
+    public IReadOnlyList<KeyValuePair<string, double>> Values() =>
+    [
+        new("accuracy", Accuracy), new("balanced_accuracy", BalancedAccuracy), new("precision", Precision),
+        new("recall", Recall), new("f1", F1), new("best_f1", BestF1), new("best_f1_threshold", BestF1Threshold),
+        new("roc_auc", RocAuc), new("average_precision", AveragePrecision), new("ece15", Ece15),
+        new("brier", Brier), new("log_loss", LogLoss),
+    ];
+}
+
+/// <summary>
+/// Binary classification metrics on host arrays: <c>scores</c> are probabilities of class 1, <c>labels</c>
+/// are 0/1. Each follows scikit-learn 1.2's definition (checked against values it computed, see
+/// tests/FocalLoss.Tests/data/metrics); undefined cases follow it too: precision, recall and F1 are 0 when
+/// their denominator is 0 (<c>zero_division=0</c>); ROC-AUC and the best-F1 threshold are NaN where
+/// scikit-learn raises or has nothing to return (one class only); empty input is an error.
+/// </summary>
+public static class BinaryMetrics
+{
+    /// <summary>Number of equal-width bins of the expected calibration error.</summary>
+    public const int CalibrationBins = 15;
+
+    /// <summary>Computes every metric; the threshold applies to accuracy, precision, recall and F1.</summary>
+    public static BinaryReport Evaluate(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
+    {
+        Check(scores, labels);
+        var (bestF1, bestThreshold) = BestF1(scores, labels);
+        var positives = 0;
+        foreach (var y in labels) positives += y;
+        return new BinaryReport(labels.Length, (double)positives / labels.Length, threshold,
+            Accuracy(scores, labels, threshold), BalancedAccuracy(scores, labels, threshold),
+            Precision(scores, labels, threshold), Recall(scores, labels, threshold), F1(scores, labels, threshold),
+            bestF1, bestThreshold, RocAuc(scores, labels), AveragePrecision(scores, labels),
+            ExpectedCalibrationError(scores, labels), Brier(scores, labels), LogLoss(scores, labels));
+    }
+
+    /// <summary>Confusion counts with "positive" meaning score &gt;= threshold.</summary>
+    public static (int Tp, int Fp, int Tn, int Fn) Confusion(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold)
+    {
+        Check(scores, labels);
+        if (!double.IsFinite(threshold))
+            throw new ArgumentException($"threshold must be finite, got {Guard.Num(threshold)}", nameof(threshold));
+        int tp = 0, fp = 0, tn = 0, fn = 0;
+        for (var i = 0; i < scores.Length; i++)
+        {
+            var predicted = scores[i] >= threshold;
+            if (labels[i] == 1) { if (predicted) tp++; else fn++; }
+            else { if (predicted) fp++; else tn++; }
+        }
+        return (tp, fp, tn, fn);
+    }
+
+    /// <summary>Fraction of correct predictions at the threshold.</summary>
+    public static double Accuracy(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
+    {
+        var (tp, _, tn, _) = Confusion(scores, labels, threshold);
+        return (double)(tp + tn) / labels.Length;
+    }
+
+    /// <summary>Mean recall over the classes present in the labels (scikit-learn's balanced accuracy).</summary>
+    public static double BalancedAccuracy(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
+    {
+        var (tp, fp, tn, fn) = Confusion(scores, labels, threshold);
+        var recalls = new List<double>();
+        if (tp + fn > 0) recalls.Add((double)tp / (tp + fn));
+        if (tn + fp > 0) recalls.Add((double)tn / (tn + fp));
+        return recalls.Average();
+    }
+
+    /// <summary>TP / (TP + FP); 0 when nothing is predicted positive.</summary>
+    public static double Precision(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
+    {
+        var (tp, fp, _, _) = Confusion(scores, labels, threshold);
+        return tp + fp == 0 ? 0 : (double)tp / (tp + fp);
+    }
+
+    /// <summary>TP / (TP + FN); 0 when there is no positive.</summary>
+    public static double Recall(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
+    {
+        var (tp, _, _, fn) = Confusion(scores, labels, threshold);
+        return tp + fn == 0 ? 0 : (double)tp / (tp + fn);
+    }
+
+    /// <summary>2 TP / (2 TP + FP + FN); 0 when that denominator is 0.</summary>
+    public static double F1(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
+    {
+        var (tp, fp, _, fn) = Confusion(scores, labels, threshold);
+        return 2 * tp + fp + fn == 0 ? 0 : 2.0 * tp / (2 * tp + fp + fn);
+    }
+
+    /// <summary>
+    /// The threshold, among the distinct scores, whose F1 (predicting 1 when score &gt;= threshold) is
+    /// highest, as read off scikit-learn's precision-recall curve; ties go to the lowest such threshold.
+    /// (NaN, NaN) when there is no positive.
+    /// </summary>
+    public static (double F1, double Threshold) BestF1(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    {
+        var sweep = Sweep(scores, labels);
+        var positives = sweep.Count == 0 ? 0 : sweep[^1].Tp;
+        if (positives == 0) return (double.NaN, double.NaN);
+        // sklearn keeps the thresholds from the first reaching full recall upwards, ascending, and takes
+        // the first maximum: walk from that point to higher thresholds, replacing only on a strict gain.
+        var start = sweep.FindIndex(s => s.Tp == positives);
+        double best = double.NegativeInfinity, bestThreshold = double.NaN;
+        for (var k = start; k >= 0; k--)
+        {
+            var (threshold, tp, fp) = sweep[k];
+            var precision = (double)tp / (tp + fp);
+            var recall = (double)tp / positives;
+            var f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0.0;
+            if (f1 > best) (best, bestThreshold) = (f1, threshold);
+        }
+        return (best, bestThreshold);
+    }
+
+    /// <summary>Area under the ROC curve with ties averaged (scikit-learn's roc_auc_score); NaN with one class only.</summary>
+    public static double RocAuc(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    {
+        var sweep = Sweep(scores, labels);
+        var p = sweep[^1].Tp;
+        var n = sweep[^1].Fp;
+        if (p == 0 || n == 0) return double.NaN;
+        double area = 0;
+        int prevTp = 0, prevFp = 0;
+        foreach (var (_, tp, fp) in sweep)
+        {
+            area += (fp - prevFp) * (tp + prevTp) / 2.0; // trapezoid: ties move diagonally
+            (prevTp, prevFp) = (tp, fp);
+        }
+        return area / ((double)p * n);
+    }
+
+    /// <summary>
+    /// Average precision, step-wise as scikit-learn defines it: sum over distinct thresholds (descending)
+    /// of (R_n - R_(n-1)) P_n. 0 when there is no positive (scikit-learn 1.2 returns -0.0 there).
+    /// </summary>
+    public static double AveragePrecision(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    {
+        var sweep = Sweep(scores, labels);
+        var positives = sweep[^1].Tp;
+        if (positives == 0) return 0;
+        double ap = 0, prevRecall = 0;
+        foreach (var (_, tp, fp) in sweep)
+        {
+            var recall = (double)tp / positives;
+            ap += (recall - prevRecall) * tp / (tp + fp);
+            prevRecall = recall;
+        }
+        return ap;
+    }
+
+    /// <summary>
+    /// Expected calibration error of the positive-class probability: 15 equal-width bins as scikit-learn's
+    /// calibration_curve(strategy="uniform") forms them (bin b holds scores in (b/15, (b+1)/15], the first
+    /// also 0), ECE = sum over non-empty bins of (n_b / N) |mean label - mean score|.
+    /// </summary>
+    public static double ExpectedCalibrationError(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, int bins = CalibrationBins)
+    {
+        Check(scores, labels);
+        if (bins < 1) throw new ArgumentException($"bins must be >= 1, got {bins}", nameof(bins));
+        var edges = Enumerable.Range(0, bins + 1).Select(k => (double)k / bins).ToArray(); // numpy linspace(0, 1, bins + 1)
+        edges[bins] = 1.0;
+        for (var k = 1; k < bins; k++) edges[k] = 0.0 + k * (1.0 / bins); // linspace's step arithmetic
+        var count = new int[bins];
+        var sumY = new double[bins];
+        var sumP = new double[bins];
+        for (var i = 0; i < scores.Length; i++)
+        {
+            var b = InnerEdgesBelow(edges, scores[i]);
+            count[b]++;
+            sumY[b] += labels[i];
+            sumP[b] += scores[i];
+        }
+        double ece = 0;
+        for (var b = 0; b < bins; b++)
+            if (count[b] > 0)
+                ece += (double)count[b] / scores.Length * Math.Abs(sumY[b] / count[b] - sumP[b] / count[b]);
+        return ece;
+    }
+
+    /// <summary>Mean squared difference between score and label.</summary>
+    public static double Brier(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    {
+        Check(scores, labels);
+        double sum = 0;
+        for (var i = 0; i < scores.Length; i++) sum += (scores[i] - labels[i]) * (scores[i] - labels[i]);
+        return sum / scores.Length;
+    }
+
+    /// <summary>
+    /// Mean negative log-likelihood, as scikit-learn 1.2's log_loss: probabilities clipped to
+    /// [eps, 1 - eps] with eps = 2.22e-16 (float64 machine epsilon), so one confident mistake costs about
+    /// 36 nats instead of infinity; prefer the training loss (from logits) for exact values.
+    /// </summary>
+    public static double LogLoss(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    {
+        Check(scores, labels);
+        const double eps = 2.220446049250313e-16;
+        double sum = 0;
+        for (var i = 0; i < scores.Length; i++)
+        {
+            var p = Math.Clamp(scores[i], eps, 1 - eps);
+            var q = 1 - p;
+            sum -= Math.Log((labels[i] == 1 ? p : q) / (p + q));
+        }
+        return sum / scores.Length;
+    }
+
+    /// <summary>Validates lengths, emptiness, label values and score range.</summary>
+    internal static void Check(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    {
+        if (scores.Length != labels.Length)
+            throw new ArgumentException($"labels length must equal scores length {scores.Length}, got {labels.Length}", nameof(labels));
+        if (scores.Length == 0)
+            throw new ArgumentException("scores must not be empty, got 0 samples", nameof(scores));
+        foreach (var y in labels)
+            if (y is not (0 or 1)) throw new ArgumentException($"labels must be 0 or 1, got {y}", nameof(labels));
+        foreach (var s in scores)
+            if (!(s >= 0 && s <= 1)) throw new ArgumentException($"scores must be probabilities in [0, 1], got {Guard.Num(s)}", nameof(scores));
+    }
+
+    /// <summary>Cumulative (threshold, TP, FP) at each distinct score, from the highest score down.</summary>
+    private static List<(double Threshold, int Tp, int Fp)> Sweep(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    {
+        Check(scores, labels);
+        var order = new int[scores.Length];
+        for (var i = 0; i < order.Length; i++) order[i] = i;
+        var keys = scores.ToArray();
+        Array.Sort(keys, order);
+        var result = new List<(double, int, int)>();
+        int tp = 0, fp = 0;
+        for (var k = order.Length - 1; k >= 0; k--)
+        {
+            if (labels[order[k]] == 1) tp++; else fp++;
+            if (k == 0 || keys[k - 1] != keys[k]) result.Add((keys[k], tp, fp));
+        }
+        return result;
+    }
+
+    /// <summary>numpy.searchsorted(edges[1:-1], v, side="left"): the number of inner edges strictly below v.</summary>
+    private static int InnerEdgesBelow(double[] edges, double v)
+    {
+        var b = 0;
+        for (var k = 1; k < edges.Length - 1; k++)
+            if (edges[k] < v) b++;
+        return b;
+    }
+}

@@ -1,0 +1,330 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using FocalLoss.Data;
+using FocalLoss.Metrics;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FocalLoss.Training;
+
+/// <summary>How a batch's per-sample losses become the number that is differentiated.</summary>
+public enum BatchReduction
+{
+    /// <summary>The batch mean (PyTorch's default).</summary>
+    Mean,
+    /// <summary>The batch sum: what the seed's MindSpore code effectively trains with (its loss returns
+    /// per-sample values and <c>value_and_grad</c> back-propagates a sensitivity of ones).</summary>
+    Sum,
+}
+
+/// <summary>Training settings. Defaults are the seed tutorial's.</summary>
+public sealed record TrainerConfig
+{
+    /// <summary><c>auto</c> (CUDA when available, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    public string Device { get; init; } = "auto";
+    /// <summary><c>sgd</c> (momentum SGD, the seed's) or <c>adam</c>.</summary>
+    public string Optimizer { get; init; } = "sgd";
+    /// <summary>Learning rate (seed: 0.005).</summary>
+    public double LearningRate { get; init; } = 0.005;
+    /// <summary>SGD momentum (seed: 0.9); ignored by Adam.</summary>
+    public double Momentum { get; init; } = 0.9;
+    /// <summary>L2 weight decay (default 0).</summary>
+    public double WeightDecay { get; init; }
+    /// <summary>Samples per step (seed: 16); the last batch of an epoch may be smaller.</summary>
+    public int BatchSize { get; init; } = 16;
+    /// <summary>Passes over the training data (seed: 10).</summary>
+    public int Epochs { get; init; } = 10;
+    /// <summary>Reshuffle every epoch (MindSpore's GeneratorDataset shuffles by default).</summary>
+    public bool Shuffle { get; init; } = true;
+    /// <summary>Seeds the model's initialisation (torch's global generator) and the shuffling (its own generator).</summary>
+    public long Seed { get; init; }
+    /// <summary>Mean or sum over the batch (the seed's code effectively uses sum).</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter))]
+    public BatchReduction Reduction { get; init; } = BatchReduction.Mean;
+    /// <summary>Decision threshold for accuracy, precision, recall and F1.</summary>
+    public double Threshold { get; init; } = 0.5;
+    /// <summary>Evaluate after every epoch (default); when false, only after the last one.</summary>
+    public bool EvaluateEveryEpoch { get; init; } = true;
+    /// <summary>Show a progress bar on stderr for runs of more than 2 s (never when stderr is redirected).</summary>
+    public bool Progress { get; init; } = true;
+
+    /// <summary>Rejects out-of-range settings, naming the field.</summary>
+    public TrainerConfig Validate()
+    {
+        if (Optimizer is not ("sgd" or "adam")) throw new ArgumentException($"Optimizer must be 'sgd' or 'adam', got '{Optimizer}'", nameof(Optimizer));
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentException($"LearningRate must be finite and > 0, got {Guard.Num(LearningRate)}", nameof(LearningRate));
+        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"Momentum must be in [0, 1), got {Guard.Num(Momentum)}", nameof(Momentum));
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"WeightDecay must be finite and >= 0, got {Guard.Num(WeightDecay)}", nameof(WeightDecay));
+        if (BatchSize < 1) throw new ArgumentException($"BatchSize must be >= 1, got {BatchSize}", nameof(BatchSize));
+        if (Epochs < 1) throw new ArgumentException($"Epochs must be >= 1, got {Epochs}", nameof(Epochs));
+        if (!Enum.IsDefined(Reduction)) throw new ArgumentException($"Reduction must be Mean or Sum, got {(int)Reduction}", nameof(Reduction));
+        if (!(Threshold >= 0 && Threshold <= 1)) throw new ArgumentException($"Threshold must be in [0, 1], got {Guard.Num(Threshold)}", nameof(Threshold));
+        Devices.Resolve(Device);
+        return this;
+    }
+}
+
+/// <summary>One epoch: mean per-sample training loss and the evaluation metrics after it.</summary>
+public sealed record EpochRecord(int Epoch, long Steps, double TrainLoss, IReadOnlyDictionary<string, double> Metrics, double Seconds);
+
+/// <summary>The outcome of a run. A diverged run (non-finite loss) is data, not an exception.</summary>
+public sealed record TrainResult(
+    string Device, bool Diverged, long? DivergedAtStep, long Steps,
+    IReadOnlyList<EpochRecord> Epochs, IReadOnlyDictionary<string, double> FinalMetrics, double Seconds);
+
+/// <summary>Resolves device names.</summary>
+public static class Devices
+{
+    /// <summary>
+    /// <c>auto</c> is CUDA when <c>torch.cuda.is_available()</c>, else CPU; <c>cpu</c>; <c>cuda</c> and
+    /// <c>cuda:N</c> require CUDA (and N below the device count) and fail with a clear message otherwise.
+    /// </summary>
+    public static Device Resolve(string name)
+    {
+        TorchRuntime.EnsureLoaded();
+        if (name == "auto") return cuda.is_available() ? CUDA : CPU;
+        if (name == "cpu") return CPU;
+        if (name == "cuda" || name.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            if (!cuda.is_available())
+                throw new ArgumentException($"Device '{name}' needs CUDA, but torch.cuda.is_available() is false (this libtorch build or machine has no CUDA); use 'auto' or 'cpu'", "Device");
+            if (name == "cuda") return CUDA;
+            if (!int.TryParse(name.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var index) || index >= cuda.device_count())
+                throw new ArgumentException($"Device '{name}' must be cuda:N with N in [0, {cuda.device_count() - 1}]", "Device");
+            return device(name);
+        }
+        throw new ArgumentException($"Device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got '{name}'", "Device");
+    }
+}
+
+/// <summary>
+/// Trains a model on a dataset with a loss from the family, on whatever device is present. Deterministic on
+/// CPU: the same config and seed give bit-identical weights and metrics. Each step runs in its own dispose
+/// scope, so memory stays flat over long runs.
+/// </summary>
+public static class Trainer
+{
+    /// <summary>Batch size used for evaluation passes (no gradients).</summary>
+    public const int EvaluationBatch = 8192;
+
+    /// <summary>
+    /// Seeds torch, creates the model with <paramref name="createModel"/>, moves model and data to the
+    /// configured device, trains, and evaluates on <paramref name="eval"/> (or the training data) after
+    /// every epoch. <paramref name="onEpoch"/> sees each epoch's record as it completes.
+    /// </summary>
+    public static (Module<Tensor, Tensor> Model, TrainResult Result) Run(
+        Func<Module<Tensor, Tensor>> createModel, ILossFunction loss, TensorDataset train, TensorDataset? eval,
+        TrainerConfig config, Action<EpochRecord>? onEpoch = null)
+    {
+        config.Validate();
+        var device = Devices.Resolve(config.Device);
+        manual_seed(config.Seed);
+        var model = createModel();
+        model.to(device);
+        var result = Fit(model, loss, train, eval, config, onEpoch);
+        return (model, result);
+    }
+
+    /// <summary>Trains an existing model (already on its device) and returns the result.</summary>
+    public static TrainResult Fit(Module<Tensor, Tensor> model, ILossFunction loss, TensorDataset train, TensorDataset? eval, TrainerConfig config, Action<EpochRecord>? onEpoch = null)
+    {
+        config.Validate();
+        if (loss.Task != train.Task)
+            throw new ArgumentException($"loss {loss.Name} is for {loss.Task} tasks but dataset {train.Name} is {train.Task}", nameof(loss));
+        var device = Devices.Resolve(config.Device);
+        using var trainOnDevice = train.Device.ToString() == device.ToString() ? null : train.To(device);
+        var data = trainOnDevice ?? train;
+        using var evalOnDevice = eval is null || eval.Device.ToString() == device.ToString() ? null : eval.To(device);
+        var evalData = evalOnDevice ?? eval ?? data;
+        var reduction = config.Reduction == BatchReduction.Sum ? Reduction.Sum : Reduction.Mean;
+        using var optimizer = CreateOptimizer(model, config);
+        using var shuffle = new Generator((ulong)(config.Seed + 1));
+        var n = data.Count;
+        var stepsPerEpoch = (n + config.BatchSize - 1) / config.BatchSize;
+        var progress = new ProgressBar($"train {loss.Name}", config.Epochs * stepsPerEpoch, config.Progress);
+        var clock = Stopwatch.StartNew();
+        var epochs = new List<EpochRecord>();
+        long step = 0;
+        long? divergedAt = null;
+        model.train();
+        for (var epoch = 1; epoch <= config.Epochs && divergedAt is null; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            using var epochScope = NewDisposeScope();
+            var order = (config.Shuffle ? randperm(n, generator: shuffle) : arange(n)).to(device);
+            double lossSum = 0;
+            for (long start = 0; start < n; start += config.BatchSize)
+            {
+                using var scope = NewDisposeScope();
+                var index = order.slice(0, start, Math.Min(start + config.BatchSize, n), 1);
+                var output = model.call(data.Features.index_select(0, index));
+                var inputs = loss.Input == LossInput.Probabilities ? output.sigmoid() : output;
+                var value = loss.Compute(inputs, data.Labels.index_select(0, index), reduction);
+                optimizer.zero_grad();
+                value.backward();
+                optimizer.step();
+                step++;
+                var v = value.item<float>();
+                if (!float.IsFinite(v))
+                {
+                    divergedAt = step;
+                    break;
+                }
+                lossSum += config.Reduction == BatchReduction.Sum ? v : v * index.shape[0];
+                progress.Report(step);
+            }
+            if (divergedAt is not null) break;
+            var metrics = config.EvaluateEveryEpoch || epoch == config.Epochs
+                ? Evaluate(model, evalData, config.Threshold)
+                : new Dictionary<string, double>();
+            var record = new EpochRecord(epoch, step, lossSum / n, metrics, epochClock.Elapsed.TotalSeconds);
+            epochs.Add(record);
+            onEpoch?.Invoke(record);
+        }
+        progress.Done();
+        return new TrainResult(device.ToString(), divergedAt is not null, divergedAt, step, epochs,
+            epochs.Count > 0 ? epochs[^1].Metrics : new Dictionary<string, double>(), clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Probabilities for a dataset (sigmoid of binary logits [N], softmax of multi-class logits [N, C]),
+    /// computed without gradients in batches, returned on the CPU as float64.
+    /// </summary>
+    public static Tensor PredictProbabilities(Module<Tensor, Tensor> model, TensorDataset data)
+    {
+        using var _ = no_grad();
+        var wasTraining = model.training;
+        model.eval();
+        var parts = new List<Tensor>();
+        try
+        {
+            for (long start = 0; start < data.Count; start += EvaluationBatch)
+            {
+                using var scope = NewDisposeScope();
+                var logits = model.call(data.Features.slice(0, start, Math.Min(start + EvaluationBatch, data.Count), 1));
+                var probs = data.Task == LossTask.Binary ? logits.sigmoid() : functional.softmax(logits, 1);
+                parts.Add(probs.to_type(ScalarType.Float64).cpu().MoveToOuterDisposeScope());
+            }
+            return cat(parts);
+        }
+        finally
+        {
+            foreach (var part in parts) part.Dispose();
+            if (wasTraining) model.train();
+        }
+    }
+
+    /// <summary>The metrics of <paramref name="model"/> on <paramref name="data"/> (binary or multi-class report values).</summary>
+    public static IReadOnlyDictionary<string, double> Evaluate(Module<Tensor, Tensor> model, TensorDataset data, double threshold = 0.5)
+    {
+        using var scope = NewDisposeScope();
+        var probs = PredictProbabilities(model, data);
+        var labels = data.Labels.to_type(ScalarType.Int32).cpu().data<int>().ToArray();
+        var values = data.Task == LossTask.Binary
+            ? BinaryMetrics.Evaluate(probs.data<double>().ToArray(), labels, threshold).Values()
+            : MultiClassMetrics.Evaluate(probs.data<double>().ToArray(), labels, data.NumClasses).Values();
+        return values.ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
+    private static optim.Optimizer CreateOptimizer(Module<Tensor, Tensor> model, TrainerConfig config) => config.Optimizer switch
+    {
+        "adam" => optim.Adam(model.parameters(), config.LearningRate, weight_decay: config.WeightDecay),
+        _ => optim.SGD(model.parameters(), config.LearningRate, config.Momentum, weight_decay: config.WeightDecay),
+    };
+}
+
+/// <summary>Saves and restores a model's weights with the config that trained it.</summary>
+public static class Checkpoint
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    /// <summary>
+    /// Writes <c>model.bin</c> (TorchSharp's state format) and <c>config.json</c> into
+    /// <paramref name="directory"/>, each through a temporary file and a rename, so a crash never leaves a
+    /// half-written checkpoint.
+    /// </summary>
+    public static void Save(string directory, Module<Tensor, Tensor> model, TrainerConfig config)
+    {
+        Directory.CreateDirectory(directory);
+        var weights = Path.Combine(directory, "model.bin");
+        var weightsTemp = weights + $".{Guid.NewGuid():N}.tmp";
+        model.save(weightsTemp);
+        File.Move(weightsTemp, weights, overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), JsonSerializer.Serialize(config, Json));
+    }
+
+    /// <summary>Loads the weights into <paramref name="model"/> (same architecture) and returns the saved config.</summary>
+    public static TrainerConfig Load(string directory, Module<Tensor, Tensor> model)
+    {
+        var weights = Path.Combine(directory, "model.bin");
+        var configPath = Path.Combine(directory, "config.json");
+        if (!File.Exists(weights) || !File.Exists(configPath))
+            throw new FileNotFoundException($"{directory}: a checkpoint needs model.bin and config.json", directory);
+        model.load(weights);
+        return JsonSerializer.Deserialize<TrainerConfig>(File.ReadAllText(configPath), Json)
+            ?? throw new InvalidDataException($"{configPath}: empty config");
+    }
+}
+
+/// <summary>Writes files through a temporary file in the same folder and a rename: readers see the old or the new file, never half.</summary>
+public static class AtomicFile
+{
+    /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> atomically.</summary>
+    public static void WriteAllText(string path, string text)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(dir);
+        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            File.WriteAllText(temp, text);
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+}
+
+/// <summary>A one-line progress bar on stderr; silent when stderr is redirected, when disabled, or for runs under 2 s.</summary>
+public sealed class ProgressBar
+{
+    private readonly string label;
+    private readonly long total;
+    private readonly bool enabled;
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+    private long lastDraw = -1;
+    private bool drawn;
+
+    /// <summary>Creates the bar; nothing is drawn until 2 s have passed.</summary>
+    public ProgressBar(string label, long total, bool enabled = true)
+    {
+        this.label = label;
+        this.total = Math.Max(1, total);
+        this.enabled = enabled && !Console.IsErrorRedirected;
+    }
+
+    /// <summary>Reports <paramref name="done"/> of the total; redraws at most 4 times a second.</summary>
+    public void Report(long done)
+    {
+        if (!enabled) return;
+        var ms = clock.ElapsedMilliseconds;
+        if (ms < 2000 || ms - lastDraw < 250) return;
+        lastDraw = ms;
+        drawn = true;
+        var fraction = Math.Min(1.0, (double)done / total);
+        var left = fraction > 0 ? TimeSpan.FromMilliseconds(ms / fraction - ms) : TimeSpan.Zero;
+        var bar = new string('#', (int)(fraction * 30)).PadRight(30, '.');
+        Console.Error.Write($"\r{label} [{bar}] {done}/{total} {fraction:P0}, {left:mm\\:ss} left   ");
+    }
+
+    /// <summary>Ends the line if anything was drawn.</summary>
+    public void Done()
+    {
+        if (drawn) Console.Error.WriteLine();
+    }
+}

@@ -1,0 +1,230 @@
+using FocalLoss.Data;
+using FocalLoss.Experiments;
+using FocalLoss.Models;
+using FocalLoss.Training;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+using static FocalLoss.Tests.TensorAssert;
+
+namespace FocalLoss.Tests;
+
+public class ModelTests
+{
+    [Fact]
+    public void linear_net_draws_weight_and_bias_from_normal_0_0_02()
+    {
+        // 4,000 weights of one seeded unit: their mean and spread pin the distribution (standard error of
+        // the sd about 1.1 %, of the mean about 0.0003); the bias comes from the same initialiser.
+        manual_seed(11);
+        using var net = new LinearNet(4000);
+        var (w, b) = net.Parameters();
+        var mean = w.Average();
+        var sd = Math.Sqrt(w.Sum(v => (v - mean) * (v - mean)) / (w.Length - 1));
+        Assert.InRange(mean, -0.0015, 0.0015);
+        Assert.InRange(sd, 0.0190, 0.0210);
+        Assert.InRange(b, -0.08, 0.08);
+        Assert.NotEqual(0.0, b);
+    }
+
+    [Theory]
+    [InlineData("linear", 3, 1)]
+    [InlineData("logistic", 5, 1)]
+    [InlineData("logistic", 5, 4)]
+    [InlineData("mlp", 2, 1)]
+    [InlineData("mlp", 784, 10)]
+    public void models_return_binary_logits_n_or_multi_class_logits_n_c(string name, int inputs, int outputs)
+    {
+        using var model = ModelFactory.Create(name, inputs, outputs);
+        using var y = model.call(randn(6, inputs));
+        Assert.Equal(outputs == 1 ? [6L] : [6L, outputs], y.shape);
+    }
+
+    [Fact]
+    public void the_digit_cnn_takes_28x28_images()
+    {
+        using var model = ModelFactory.Create("cnn", 784, 10);
+        using var y = model.call(randn(3, 1, 28, 28));
+        Assert.Equal([3L, 10], y.shape);
+        Assert.Contains("[N, 1, 28, 28]", Assert.Throws<ArgumentException>(() => model.call(randn(3, 784))).Message);
+    }
+
+    [Fact]
+    public void unknown_models_are_rejected_with_the_valid_names() =>
+        Assert.Contains("linear, logistic, mlp, cnn, got 'resnet'", Assert.Throws<ArgumentException>(() => ModelFactory.Create("resnet", 1)).Message);
+}
+
+public class TrainerTests
+{
+    private static readonly TrainerConfig Fast = new() { Epochs = 2, BatchSize = 32, Device = "cpu", Progress = false };
+
+    [Fact]
+    public void the_same_config_and_seed_give_bit_identical_weights_and_metrics()
+    {
+        using var train = Synthetic.ImbalancedGaussian(2000, 0.2, seed: 1);
+        using var loss = Losses.SigmoidFocalLoss();
+        var config = Fast with { Seed = 42, Optimizer = "adam", LearningRate = 0.01 };
+        var (m1, r1) = Trainer.Run(() => new Mlp(2, 1, 8), loss, train, null, config);
+        var (m2, r2) = Trainer.Run(() => new Mlp(2, 1, 8), loss, train, null, config);
+        var (m3, _) = Trainer.Run(() => new Mlp(2, 1, 8), loss, train, null, config with { Seed = 43 });
+        using (m1) using (m2) using (m3)
+        {
+            foreach (var (p1, p2) in m1.parameters().Zip(m2.parameters()))
+                Assert.True(Same(p1, p2), "parameters differ between identical runs");
+            Assert.Equal(r1.FinalMetrics, r2.FinalMetrics);
+            Assert.Equal(r1.Epochs.Select(e => e.TrainLoss), r2.Epochs.Select(e => e.TrainLoss));
+            Assert.False(m1.parameters().Zip(m3.parameters()).All(p => Same(p.First, p.Second)), "another seed gave the same parameters");
+        }
+    }
+
+    [Fact]
+    public void a_diverging_run_is_recorded_with_its_step_not_thrown()
+    {
+        using var train = Synthetic.SeedLine(1000, seed: 0);
+        using var loss = Losses.FocalLossFromProbabilities();
+        var (model, result) = Trainer.Run(() => new LinearNet(1), loss, train, null, Fast with { LearningRate = 1e6, Reduction = BatchReduction.Sum });
+        using (model)
+        {
+            Assert.True(result.Diverged);
+            Assert.NotNull(result.DivergedAtStep);
+            Assert.InRange(result.DivergedAtStep!.Value, 1, 63);
+            Assert.Equal(result.DivergedAtStep, result.Steps);
+        }
+    }
+
+    [Fact]
+    public void every_epoch_reports_loss_and_metrics_and_training_reduces_the_loss()
+    {
+        using var train = Synthetic.ImbalancedGaussian(2000, 0.3, seed: 2);
+        using var test = Synthetic.ImbalancedGaussian(1000, 0.3, seed: 3);
+        using var loss = Losses.BCEWithLogitsLoss();
+        var seen = new List<EpochRecord>();
+        var (model, result) = Trainer.Run(() => new LogisticRegression(2), loss, train, test, Fast with { Epochs = 4, Optimizer = "adam", LearningRate = 0.05 }, seen.Add);
+        using (model)
+        {
+            Assert.Equal([1, 2, 3, 4], seen.Select(e => e.Epoch));
+            Assert.Equal(4 * 63, result.Steps); // ceil(2000 / 32) steps an epoch
+            Assert.True(seen[^1].TrainLoss < seen[0].TrainLoss, $"loss {seen[0].TrainLoss} -> {seen[^1].TrainLoss}");
+            Assert.Contains("average_precision", result.FinalMetrics.Keys);
+            Assert.InRange(result.FinalMetrics["roc_auc"], 0.8, 1.0); // two Gaussians 2 sd apart
+            Assert.Equal("cpu", result.Device);
+        }
+    }
+
+    [Fact]
+    public void sum_and_mean_batch_reductions_train_differently()
+    {
+        var sum = SeedReplication.RunOne(5, BatchReduction.Sum, "cpu");
+        var mean = SeedReplication.RunOne(5, BatchReduction.Mean, "cpu");
+        // Summing 16 per-sample gradients is a 16x larger step: the seed's reported weights (w 2.61)
+        // come from the sum; the mean moves much less in 6,250 steps.
+        Assert.InRange(sum.W, 2.3, 2.9);
+        Assert.InRange(mean.W, 0.7, 1.4);
+        Assert.False(sum.Diverged || mean.Diverged);
+    }
+
+    [Fact]
+    public void multi_class_training_with_softmax_focal_loss_on_digits()
+    {
+        using var all = DigitTasks.LongTailed(Repo.Digits.Value, 10, seed: 0, flatten: true);
+        var (train, test) = Splits.Stratified(all, 0.3, seed: 0);
+        using (train) using (test)
+        {
+            using var loss = Losses.SoftmaxFocalLoss(gamma: 2);
+            var (model, result) = Trainer.Run(() => new Mlp(784, 10, 64), loss, train, test, Fast with { Epochs = 3, Optimizer = "adam", LearningRate = 0.003, BatchSize = 64 });
+            using (model) Assert.InRange(result.FinalMetrics["top1"], 0.75, 1.0);
+        }
+    }
+
+    [Fact]
+    public void checkpoints_restore_weights_and_config()
+    {
+        using var train = Synthetic.ImbalancedGaussian(500, 0.3, seed: 2);
+        using var loss = Losses.SigmoidFocalLoss();
+        var config = Fast with { Seed = 3, Reduction = BatchReduction.Sum };
+        var (model, _) = Trainer.Run(() => new Mlp(2, 1, 4), loss, train, null, config);
+        var dir = Directory.CreateTempSubdirectory("ckpt").FullName;
+        try
+        {
+            using (model)
+            {
+                Checkpoint.Save(dir, model, config);
+                manual_seed(999);
+                using var restored = new Mlp(2, 1, 4);
+                var loaded = Checkpoint.Load(dir, restored);
+                Assert.Equal(config, loaded);
+                foreach (var (a, b) in model.parameters().Zip(restored.parameters()))
+                    Assert.True(Same(a, b));
+                Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+            }
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void config_and_device_errors_name_the_field()
+    {
+        Assert.Equal("BatchSize", Assert.Throws<ArgumentException>(() => (Fast with { BatchSize = 0 }).Validate()).ParamName);
+        Assert.Equal("Optimizer", Assert.Throws<ArgumentException>(() => (Fast with { Optimizer = "lbfgs" }).Validate()).ParamName);
+        Assert.Equal("LearningRate", Assert.Throws<ArgumentException>(() => (Fast with { LearningRate = double.NaN }).Validate()).ParamName);
+        Assert.Equal("Momentum", Assert.Throws<ArgumentException>(() => (Fast with { Momentum = 1 }).Validate()).ParamName);
+        Assert.Equal("Epochs", Assert.Throws<ArgumentException>(() => (Fast with { Epochs = 0 }).Validate()).ParamName);
+        Assert.Contains("'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'", Assert.Throws<ArgumentException>(() => Devices.Resolve("tpu")).Message);
+        Assert.Equal(cuda.is_available() ? DeviceType.CUDA : DeviceType.CPU, Devices.Resolve("auto").type);
+        if (!cuda.is_available())
+            Assert.Contains("torch.cuda.is_available() is false", Assert.Throws<ArgumentException>(() => Devices.Resolve("cuda:0")).Message);
+    }
+
+    [Fact]
+    public void a_loss_for_the_wrong_task_is_rejected()
+    {
+        using var train = Synthetic.SeedLine(100, 0);
+        using var loss = Losses.SoftmaxFocalLoss();
+        using var model = new LinearNet(1);
+        Assert.Contains("MultiClass tasks but dataset seed-line is Binary", Assert.Throws<ArgumentException>(() => Trainer.Fit(model, loss, train, null, Fast)).Message);
+    }
+
+}
+
+/// <summary>Process-wide memory readings need the process to themselves: this collection runs alone.</summary>
+[CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
+public sealed class MemoryCollection;
+
+[Collection(nameof(MemoryTests))]
+public class MemoryTests
+{
+    private static readonly TrainerConfig Fast = new() { Device = "cpu", Progress = false };
+
+    [Fact]
+    public void memory_stays_flat_over_100k_steps()
+    {
+        // 1,600 samples in batches of 16: 100 steps an epoch, 1,000 epochs. Live tensors are counted exactly
+        // (TorchSharp's per-thread statistics); managed heap and process RSS are sampled at epochs 100 and 1000.
+        using var train = Synthetic.SeedLine(1600, seed: 1);
+        using var loss = Losses.FocalLossFromProbabilities();
+        var live = new List<long>();
+        var managed = new Dictionary<int, long>();
+        var rss = new Dictionary<int, long>();
+        void Sample(EpochRecord e)
+        {
+            live.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            if (e.Epoch is 100 or 1000)
+            {
+                managed[e.Epoch] = GC.GetTotalMemory(forceFullCollection: true);
+                rss[e.Epoch] = Rss();
+            }
+        }
+        var (model, result) = Trainer.Run(() => new LinearNet(1), loss, train, null, Fast with { Epochs = 1000, BatchSize = 16, EvaluateEveryEpoch = true }, Sample);
+        using (model)
+        {
+            Assert.Equal(100_000, result.Steps);
+            Assert.False(result.Diverged);
+            Assert.True(live[1] == live[^1], $"live tensors {live[1]} after epoch 2, {live[^1]} after epoch 1000"); // none outlives its step
+            Assert.True(managed[1000] - managed[100] < 8 << 20, $"managed heap grew {managed[1000] - managed[100]} bytes");
+            Assert.True(rss[1000] - rss[100] < 32 << 20, $"RSS grew {rss[1000] - rss[100]} bytes");
+        }
+    }
+
+    private static long Rss() =>
+        long.Parse(File.ReadAllText("/proc/self/statm").Split(' ')[1]) * Environment.SystemPageSize;
+}
