@@ -10,3 +10,4 @@ dotnet build bench/FocalLoss.Bench -c Release -nologo -v quiet
 dotnet run -c Release --no-build --project bench/FocalLoss.Bench -- "$@" | tee bench/results/sigmoid-focal-loss-default.md
 GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1099511627776 \
   dotnet run -c Release --no-build --project bench/FocalLoss.Bench -- "$@" | tee bench/results/sigmoid-focal-loss-retained.md
+dotnet run -c Release --no-build --project bench/FocalLoss.Bench -- seed-loop | tee bench/results/seed-loop.md

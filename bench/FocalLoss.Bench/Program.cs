@@ -13,6 +13,8 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "seed-loop")
+    return SeedLoopBench.Run(args.Skip(1).ToArray());
 var sizes = new long[] { 10_000, 100_000, 1_000_000, 10_000_000 };
 var threads = new[] { 1, 2 };
 var minSeconds = 1.0;
@@ -24,7 +26,7 @@ for (var i = 0; i < args.Length; i++)
         case "--threads": threads = args[++i].Split(',').Select(int.Parse).ToArray(); break;
         case "--min-seconds": minSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
         default:
-            Console.Error.WriteLine($"unknown option '{args[i]}'; valid: --sizes N,N,... --threads T,T --min-seconds S");
+            Console.Error.WriteLine($"unknown option '{args[i]}'; valid: seed-loop [--repeats R] as the first word, or --sizes N,N,... --threads T,T --min-seconds S");
             return 2;
     }
 }
