@@ -6,6 +6,14 @@ cd "$(dirname "$0")"
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
+# The report test renders a report in headless Chromium (Debian's package); install it when missing.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Debian's chromium for the headless report test"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } > "$log/apt.txt" 2>&1 \
+    || { echo "could not install chromium (the browser test will fail):"; tail -5 "$log/apt.txt"; }
+fi
+
 dotnet build Workbench.sln -c Release -nologo -v quiet || { echo "build failed"; exit 1; }
 
 dotnet test tests/FocalLoss.Tests -c Release --no-build -nologo 2>&1 | tee "$log/xunit.txt"

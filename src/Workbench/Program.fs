@@ -1,11 +1,12 @@
-/// The workbench's main job. For now: the seed tutorial's focal-loss table (alpha 0.25 on positives,
-/// gamma from 0 to 5) next to plain cross-entropy, computed by the verified loss family.
+/// The workbench's program. Without arguments: the seed tutorial's focal-loss table. `worker` is the
+/// process that parallel sweeps start (one per worker): it runs a list of experiment configs and writes
+/// one result file per run.
 module Workbench.Program
 
+open System
 open Analysis
 
-[<EntryPoint>]
-let main _ =
+let private lossTable () =
     let runtime = FocalLoss.TorchRuntime.EnsureLoaded()
     printfn "TorchSharp native runtime: %A%s" runtime.Action (match runtime.PatchedCopy with null -> "" | copy -> $" ({copy})")
     printfn "Device: %s" (if TorchSharp.torch.cuda.is_available() then "cuda" else "cpu")
@@ -18,3 +19,24 @@ let main _ =
     printfn "The seed's prediction at x = -1 was 0.70212436: at p_t = 0.7 and gamma = 2 the focal loss is"
     printfn "(1 - 0.7)^2 = 0.09 of alpha-weighted cross-entropy, so easy examples barely train the model."
     0
+
+let private worker (argv: string list) =
+    let options =
+        ScriptArgs.parse
+            [ { Name = "configs"; Default = ""; Help = "JSON file with the configs to run" }
+              { Name = "runs"; Default = ""; Help = "folder for the result files" }
+              { Name = "threads"; Default = "1"; Help = "torch intra-op threads" } ] argv
+    FocalLoss.TorchRuntime.EnsureLoaded() |> ignore
+    TorchSharp.torch.set_num_threads (ScriptArgs.int options "threads")
+    let configs = Runner.readConfigs options["configs"]
+    Runner.runSequential options["runs"] configs ignore
+    0
+
+[<EntryPoint>]
+let main argv =
+    match List.ofArray argv with
+    | [] -> lossTable ()
+    | "worker" :: rest -> worker rest
+    | other ->
+        eprintfn "unknown arguments %A; run without arguments for the loss table (experiments live in experiments/*.fsx)" other
+        2

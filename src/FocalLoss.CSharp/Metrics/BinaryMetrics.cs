@@ -166,25 +166,10 @@ public static class BinaryMetrics
     /// </summary>
     public static double ExpectedCalibrationError(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, int bins = CalibrationBins)
     {
-        Check(scores, labels);
-        if (bins < 1) throw new ArgumentException($"bins must be >= 1, got {bins}", nameof(bins));
-        var edges = Enumerable.Range(0, bins + 1).Select(k => (double)k / bins).ToArray(); // numpy linspace(0, 1, bins + 1)
-        edges[bins] = 1.0;
-        for (var k = 1; k < bins; k++) edges[k] = 0.0 + k * (1.0 / bins); // linspace's step arithmetic
-        var count = new int[bins];
-        var sumY = new double[bins];
-        var sumP = new double[bins];
-        for (var i = 0; i < scores.Length; i++)
-        {
-            var b = InnerEdgesBelow(edges, scores[i]);
-            count[b]++;
-            sumY[b] += labels[i];
-            sumP[b] += scores[i];
-        }
+        var (meanScore, fractionPositive, count) = ReliabilityBins(scores, labels, bins);
         double ece = 0;
-        for (var b = 0; b < bins; b++)
-            if (count[b] > 0)
-                ece += (double)count[b] / scores.Length * Math.Abs(sumY[b] / count[b] - sumP[b] / count[b]);
+        for (var b = 0; b < count.Length; b++)
+            ece += (double)count[b] / scores.Length * Math.Abs(fractionPositive[b] - meanScore[b]);
         return ece;
     }
 
@@ -214,6 +199,44 @@ public static class BinaryMetrics
             sum -= Math.Log((labels[i] == 1 ? p : q) / (p + q));
         }
         return sum / scores.Length;
+    }
+
+    /// <summary>
+    /// The precision-recall curve, one point per distinct score from the highest down (predicting 1 when
+    /// score &gt;= threshold), as scikit-learn's precision_recall_curve without its final (recall 0,
+    /// precision 1) point. Empty arrays when there is no positive.
+    /// </summary>
+    public static (double[] Recall, double[] Precision, double[] Threshold) PrecisionRecallCurve(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    {
+        var sweep = Sweep(scores, labels);
+        var positives = sweep[^1].Tp;
+        if (positives == 0) return ([], [], []);
+        return (sweep.Select(s => (double)s.Tp / positives).ToArray(),
+                sweep.Select(s => (double)s.Tp / (s.Tp + s.Fp)).ToArray(),
+                sweep.Select(s => s.Threshold).ToArray());
+    }
+
+    /// <summary>
+    /// The reliability diagram behind <see cref="ExpectedCalibrationError"/>: for each non-empty bin, the mean
+    /// score, the fraction of positives and the count.
+    /// </summary>
+    public static (double[] MeanScore, double[] FractionPositive, int[] Count) ReliabilityBins(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, int bins = CalibrationBins)
+    {
+        Check(scores, labels);
+        if (bins < 1) throw new ArgumentException($"bins must be >= 1, got {bins}", nameof(bins));
+        var edges = Enumerable.Range(0, bins + 1).Select(k => k == bins ? 1.0 : k * (1.0 / bins)).ToArray();
+        var count = new int[bins];
+        var sumY = new double[bins];
+        var sumP = new double[bins];
+        for (var i = 0; i < scores.Length; i++)
+        {
+            var b = InnerEdgesBelow(edges, scores[i]);
+            count[b]++;
+            sumY[b] += labels[i];
+            sumP[b] += scores[i];
+        }
+        var used = Enumerable.Range(0, bins).Where(b => count[b] > 0).ToArray();
+        return (used.Select(b => sumP[b] / count[b]).ToArray(), used.Select(b => sumY[b] / count[b]).ToArray(), used.Select(b => count[b]).ToArray());
     }
 
     /// <summary>Validates lengths, emptiness, label values and score range.</summary>

@@ -107,6 +107,8 @@ public static class Devices
 /// </summary>
 public static class Trainer
 {
+    private static readonly object InitLock = new();
+
     /// <summary>Batch size used for evaluation passes (no gradients).</summary>
     public const int EvaluationBatch = 8192;
 
@@ -121,8 +123,14 @@ public static class Trainer
     {
         config.Validate();
         var device = Devices.Resolve(config.Device);
-        manual_seed(config.Seed);
-        var model = createModel();
+        Module<Tensor, Tensor> model;
+        // The initialisation draws from torch's global generator: seeding and drawing must not interleave
+        // with another thread's, or parallel sweeps would lose determinism.
+        lock (InitLock)
+        {
+            manual_seed(config.Seed);
+            model = createModel();
+        }
         model.to(device);
         var result = Fit(model, loss, train, eval, config, onEpoch);
         return (model, result);
