@@ -19,7 +19,7 @@ let records, written =
         "Average precision of focal loss over alpha in {0.1, 0.25, 0.5, 0.75, 0.9} and gamma in {0, 0.5, 1, 2, 5} on a 2-D Gaussian task at 1 % positives, each against plain cross-entropy on the same data and seed."
         options configs
 let summary = Frames.summaries records
-let finding = Experiment.bestAlphaPerGamma (datasetLabel (List.head configs)) "average_precision" summary |> Experiment.describeBestAlpha
+let finding = Experiment.bestAlphaPerGamma (taskLabel (List.head configs)) "average_precision" summary |> Experiment.describeBestAlpha
 printfn "\nDoes the best alpha fall as gamma rises? %s" finding
 match written with
 | Some w -> System.IO.File.AppendAllText(w.Markdown, $"\n## Does the best alpha fall as gamma rises?\n\n{finding}\n")

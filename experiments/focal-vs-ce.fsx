@@ -1,6 +1,6 @@
 // What: the main comparison. Focal loss (several alpha/gamma) against plain and alpha-balanced
-// cross-entropy on the seed's one-feature data, 2-D Gaussian tasks at 50 %, 10 % and 1 % positives, and a
-// dense-easy-negatives task at 1 % positives, 5 seeds each, every loss on the same data and initialisation
+// cross-entropy on the seed's one-feature data, 2-D Gaussian tasks at 50 %, 10 % and 1 % positives, a 10-D Gaussian
+// task at 1 % positives with 10 % of training labels flipped, and a dense-easy-negatives task at 1 % positives, 5 seeds each, every loss on the same data and initialisation
 // per seed. Writes results/focal-vs-ce/report.html (self-contained) and summary.md with verdicts.
 // How: dotnet build -c Release && dotnet fsi experiments/focal-vs-ce.fsx [--seeds 5 --epochs 10 --device auto --workers 2 --shard k/n]
 #load "load.fsx"
@@ -16,6 +16,7 @@ let datasets : (RunConfig -> RunConfig) list =
       fun c -> { c with Dataset = "gaussian"; PositiveRate = 0.5 }
       fun c -> { c with Dataset = "gaussian"; PositiveRate = 0.1 }
       fun c -> { c with Dataset = "gaussian"; PositiveRate = 0.01; TrainCount = 10000; TestCount = 10000 }      // 100 positives each
+      fun c -> { c with Dataset = "gaussian"; Features = 10; PositiveRate = 0.01; LabelNoise = 0.1; TrainCount = 10000; TestCount = 10000 }  // noisy labels
       fun c -> { c with Dataset = "dense-easy-negatives"; PositiveRate = 0.01; TrainCount = 10000; TestCount = 10000; Model = "mlp" } ]
 
 let losses : (RunConfig -> RunConfig) list =

@@ -161,6 +161,9 @@ let datasetLabel (c: RunConfig) =
     | "csv" -> $"{IO.Path.GetFileName c.CsvPath} ({c.LabelColumn})"
     | other -> other
 
+/// The task a comparison is about: the dataset and the model trained on it, e.g. "gaussian 2-D, 1 % positives; logistic".
+let taskLabel (c: RunConfig) = $"{datasetLabel c}; {c.Model}"
+
 /// A short label for the loss setting, e.g. "focal a=0.25 g=2", "CE", "balanced CE a=0.25".
 let lossLabel (c: RunConfig) =
     let a = if c.Alpha < 0.0 then "none" else c.Alpha.ToString("G4", CultureInfo.InvariantCulture)

@@ -29,7 +29,7 @@ let runsFrame (records: RunRecord list) : Frame<int, string> =
     let rows =
         records |> List.map (fun r ->
             let c = r.Config
-            { Id = r.Id; Experiment = c.Experiment; Dataset = datasetLabel c
+            { Id = r.Id; Experiment = c.Experiment; Dataset = taskLabel c
               Task = (if List.contains c.Dataset multiClassDatasets then "multi-class" else "binary")
               PositiveRate = c.PositiveRate; LabelNoise = c.LabelNoise; Features = c.Features; Model = c.Model; Loss = c.Loss
               Setting = lossLabel c; Alpha = c.Alpha; Gamma = c.Gamma; Optimizer = c.Optimizer; LearningRate = c.LearningRate
@@ -65,7 +65,7 @@ let summaries (records: RunRecord list) : SummaryRow list =
         |> List.map (fun m ->
             let values = finished |> List.map (fun r -> metric r m) |> List.filter (Double.IsNaN >> not) |> Array.ofList
             let ci = if values.Length = 0 then { Stats.Mean = nan; Stats.Lo = nan; Stats.Hi = nan; Stats.N = 0 } else Stats.meanCI values
-            { Dataset = datasetLabel c; Setting = lossLabel c; Loss = c.Loss; Alpha = c.Alpha; Gamma = c.Gamma; Metric = m
+            { Dataset = taskLabel c; Setting = lossLabel c; Loss = c.Loss; Alpha = c.Alpha; Gamma = c.Gamma; Metric = m
               Mean = ci.Mean; Lo = ci.Lo; Hi = ci.Hi; Runs = runs.Length; Finished = values.Length; Diverged = runs.Length - finished.Length }))
     |> List.sortBy (fun r -> r.Dataset, r.Metric, r.Setting)
 
@@ -87,7 +87,7 @@ let pairedDifferences (records: RunRecord list) : PairedRow list =
                 let ys = usable |> List.map (fun (_, b) -> metric b m) |> Array.ofList
                 let ci, d = if xs.Length = 0 then { Stats.Mean = nan; Stats.Lo = nan; Stats.Hi = nan; Stats.N = 0 }, [||] else Stats.paired xs ys
                 let sign = if lowerIsBetter.Contains m then -1.0 else 1.0
-                { Dataset = datasetLabel c; Setting = lossLabel c; Loss = c.Loss; Alpha = c.Alpha; Gamma = c.Gamma; Metric = m
+                { Dataset = taskLabel c; Setting = lossLabel c; Loss = c.Loss; Alpha = c.Alpha; Gamma = c.Gamma; Metric = m
                   MeanDiff = ci.Mean; Lo = ci.Lo; Hi = ci.Hi; Pairs = xs.Length
                   Better = d |> Array.filter (fun v -> sign * v > 0.0) |> Array.length
                   Worse = d |> Array.filter (fun v -> sign * v < 0.0) |> Array.length
@@ -100,13 +100,13 @@ type CurvePoint = { Dataset: string; Series: string; X: float; Y: float }
 /// PR curves of the seed-0 runs (one series per loss setting).
 let prFrame (records: RunRecord list) =
     records |> List.filter (fun r -> r.Config.Seed = 0)
-    |> List.collect (fun r -> r.PrCurve |> Array.toList |> List.map (fun p -> { Dataset = datasetLabel r.Config; Series = lossLabel r.Config; X = p.X; Y = p.Y }))
+    |> List.collect (fun r -> r.PrCurve |> Array.toList |> List.map (fun p -> { Dataset = taskLabel r.Config; Series = lossLabel r.Config; X = p.X; Y = p.Y }))
     |> Frame.ofRecords
 
 /// Reliability diagrams of the seed-0 runs.
 let reliabilityFrame (records: RunRecord list) =
     records |> List.filter (fun r -> r.Config.Seed = 0)
-    |> List.collect (fun r -> r.Reliability |> Array.toList |> List.map (fun p -> { Dataset = datasetLabel r.Config; Series = lossLabel r.Config; X = p.X; Y = p.Y }))
+    |> List.collect (fun r -> r.Reliability |> Array.toList |> List.map (fun p -> { Dataset = taskLabel r.Config; Series = lossLabel r.Config; X = p.X; Y = p.Y }))
     |> Frame.ofRecords
 
 /// Mean over the finished seeds of each setting of a per-epoch curve (training loss, or the test metric).
@@ -117,5 +117,5 @@ let epochFrame (select: RunRecord -> float[]) (records: RunRecord list) =
         let c = (List.head runs).Config
         let epochs = runs |> List.map (fun r -> (select r).Length) |> List.min
         [ for e in 0 .. epochs - 1 ->
-            { Dataset = datasetLabel c; Series = lossLabel c; X = float (e + 1); Y = runs |> List.averageBy (fun r -> (select r)[e]) } ])
+            { Dataset = taskLabel c; Series = lossLabel c; X = float (e + 1); Y = runs |> List.averageBy (fun r -> (select r)[e]) } ])
     |> Frame.ofRecords

@@ -31,14 +31,14 @@ let private metricName = function
     | "average_precision" -> "AP" | "macro_f1" -> "macro-F1" | "roc_auc" -> "ROC-AUC" | "ece15" -> "ECE" | m -> m
 
 let private oneFeature (records: RunRecord list) (dataset: string) =
-    records |> List.exists (fun r -> datasetLabel r.Config = dataset && (r.Config.Dataset = "line" || r.Config.Dataset = "seed-line"))
+    records |> List.exists (fun r -> taskLabel r.Config = dataset && (r.Config.Dataset = "line" || r.Config.Dataset = "seed-line"))
 
 /// Plain-language verdicts per dataset that follow from the paired differences on the primary metric.
 let verdicts (records: RunRecord list) (paired: PairedRow list) : (string * string list) list =
-    records |> List.map (fun r -> datasetLabel r.Config, primaryMetric r.Config) |> List.distinct
+    records |> List.map (fun r -> taskLabel r.Config, primaryMetric r.Config) |> List.distinct
     |> List.map (fun (dataset, metric) ->
         let rows = paired |> List.filter (fun p -> p.Dataset = dataset && p.Metric = metric)
-        let runs = records |> List.filter (fun r -> datasetLabel r.Config = dataset)
+        let runs = records |> List.filter (fun r -> taskLabel r.Config = dataset)
         let seeds = runs |> List.map (fun r -> r.Config.Seed) |> List.distinct |> List.length
         let diverged = runs |> List.filter (fun r -> r.Diverged)
         let up = rows |> List.filter (fun p -> p.Significant && p.MeanDiff > 0.0)
@@ -169,7 +169,7 @@ let write (folder: string) (title: string) (description: string) (seconds: float
     if not paired.IsEmpty then saveCsv (Frame.ofRecords paired) paths.Paired else AtomicFile.WriteAllText(paths.Paired, "")
 
     let datasets = verdictList |> List.map fst
-    let binary d = records |> List.exists (fun r -> datasetLabel r.Config = d && not (List.contains r.Config.Dataset multiClassDatasets))
+    let binary d = records |> List.exists (fun r -> taskLabel r.Config = d && not (List.contains r.Config.Dataset multiClassDatasets))
     let charts = Collections.Generic.List<string * PlotlyChart>()
     let add heading chart = charts.Add(heading, chart)
     let figure = LossCurves.curve None [ 0.0; 0.5; 1.0; 2.0; 5.0 ] [ for k in 1 .. 99 -> float k / 100.0 ]
@@ -179,8 +179,8 @@ let write (folder: string) (title: string) (description: string) (seconds: float
     let rel = reliabilityFrame records
     let curve = epochFrame (fun r -> r.TestCurve) records
     datasets |> List.iteri (fun i d ->
-        let metric = records |> List.find (fun r -> datasetLabel r.Config = d) |> fun r -> primaryMetric r.Config
-        let focal = records |> List.filter (fun r -> datasetLabel r.Config = d && r.Config.Loss = "sigmoid_focal")
+        let metric = records |> List.find (fun r -> taskLabel r.Config = d) |> fun r -> primaryMetric r.Config
+        let focal = records |> List.filter (fun r -> taskLabel r.Config = d && r.Config.Loss = "sigmoid_focal")
         let gammas = focal |> List.map (fun r -> r.Config.Gamma) |> List.distinct
         let alphas = focal |> List.map (fun r -> r.Config.Alpha) |> List.distinct
         if gammas.Length >= 2 then add d (Charts.metricVsGamma $"chart-{i}-gamma" d metric summaryFrame)
