@@ -141,14 +141,15 @@ let main (argv: string list) =
             ""
             "| property | " + String.Join(" | ", results |> List.map (fun (id, _, _) -> id)) + " | caught |"
             "|---|" + String.replicate results.Length "---|" + "---|"
-            for p in properties @ extra do
-                let marks = results |> List.map (fun (_, _, f) -> if List.contains p f then "X" else "")
-                let caught = marks |> List.filter (fun m -> m <> "") |> List.length
-                $"| {p} | " + String.Join(" | ", marks) + $" | {caught} |"
+            yield!
+                (properties @ extra) |> List.map (fun p ->
+                    let marks = results |> List.map (fun (_, _, f) -> if List.contains p f then "X" else "")
+                    let caught = marks |> List.filter (fun m -> m <> "") |> List.length
+                    $"| {p} | " + String.Join(" | ", marks) + $" | {caught} |")
             ""
             "| mutant | the bug | caught by |"
             "|---|---|---|"
-            for id, what, f in results -> $"| {id} | {what} | {f.Length} properties |"
+            yield! results |> List.map (fun (id, what, f) -> $"| {id} | {what} | {f.Length} properties |")
             ""
             $"Mutants survived: {survivors.Length} %A{survivors}"
             $"Listed properties that caught nothing: {uncaught.Length} %A{uncaught}" ]

@@ -327,7 +327,7 @@ public sealed class ProgressBar
         var fraction = Math.Min(1.0, (double)done / total);
         var left = fraction > 0 ? TimeSpan.FromMilliseconds(ms / fraction - ms) : TimeSpan.Zero;
         var bar = new string('#', (int)(fraction * 30)).PadRight(30, '.');
-        Console.Error.Write($"\r{label} [{bar}] {done}/{total} {fraction:P0}, {left:mm\\:ss} left   ");
+        Console.Error.Write($"\r{label} [{bar}] {done} done, {total - done} left, {fraction:P0}, about {left:mm\\:ss} to go   ");
     }
 
     /// <summary>Ends the line if anything was drawn.</summary>
