@@ -113,6 +113,25 @@ public static class Generators
         .Classify(c.Gamma > 0 && c.Gamma < 1, "0<gamma<1");
 }
 
+/// <summary>Central finite differences in float64.</summary>
+internal static class FiniteDifferences
+{
+    /// <summary>d f / d x_i for every i, with step <see cref="Tol.FiniteDiffStep"/>.</summary>
+    public static double[] Gradient(Func<double[], double> f, double[] x) =>
+        Enumerable.Range(0, x.Length).Select(i =>
+        {
+            var plus = (double[])x.Clone();
+            var minus = (double[])x.Clone();
+            plus[i] += Tol.FiniteDiffStep;
+            minus[i] -= Tol.FiniteDiffStep;
+            return (f(plus) - f(minus)) / (2 * Tol.FiniteDiffStep);
+        }).ToArray();
+
+    /// <summary>Whether an analytic gradient matches the finite differences within the named tolerances.</summary>
+    public static bool Matches(double[] analytic, double[] numeric) =>
+        analytic.Length == numeric.Length && analytic.Zip(numeric).All(p => Tol.Close(p.First, p.Second, Tol.FiniteDiffRel, Tol.FiniteDiffAbs));
+}
+
 /// <summary>Evaluates losses through TorchSharp and returns plain arrays.</summary>
 internal static class Eval
 {

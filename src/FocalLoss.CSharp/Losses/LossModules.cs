@@ -82,11 +82,11 @@ public abstract class LossModule : Module<Tensor, Tensor, Tensor>, ILossFunction
     private protected static string Format(double? value) => value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "none";
 }
 
-/// <summary>Module form of <see cref="Functional.sigmoid_focal_loss"/>.</summary>
-public sealed class SigmoidFocalLoss : LossModule
+/// <summary>Base of the two binary focal-loss modules: validated alpha and gamma, recorded as hyper-parameters.</summary>
+public abstract class BinaryFocalLossModule : LossModule
 {
-    /// <summary>Creates the loss; see <see cref="Functional.sigmoid_focal_loss"/> for the parameters.</summary>
-    public SigmoidFocalLoss(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) : base(Losses.SigmoidFocalName, reduction)
+    /// <summary>Validates and stores the hyper-parameters.</summary>
+    protected BinaryFocalLossModule(string name, double? alpha, double gamma, Reduction reduction) : base(name, reduction)
     {
         Guard.Alpha(alpha);
         Guard.Gamma(gamma);
@@ -98,36 +98,29 @@ public sealed class SigmoidFocalLoss : LossModule
     /// <summary>Focusing parameter.</summary>
     public double Gamma { get; }
     /// <inheritdoc />
-    public override LossInput Input => LossInput.Logits;
-    /// <inheritdoc />
     public override LossTask Task => LossTask.Binary;
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string> { ["alpha"] = Format(Alpha), ["gamma"] = Format(Gamma) };
+}
+
+/// <summary>Module form of <see cref="Functional.sigmoid_focal_loss"/>.</summary>
+public sealed class SigmoidFocalLoss : BinaryFocalLossModule
+{
+    /// <summary>Creates the loss; see <see cref="Functional.sigmoid_focal_loss"/> for the parameters.</summary>
+    public SigmoidFocalLoss(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) : base(Losses.SigmoidFocalName, alpha, gamma, reduction) { }
+    /// <inheritdoc />
+    public override LossInput Input => LossInput.Logits;
     /// <inheritdoc />
     public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.sigmoid_focal_loss(inputs, targets, Alpha, Gamma, reduction);
 }
 
 /// <summary>Module form of <see cref="Functional.focal_loss_from_probabilities"/> (the seed's form).</summary>
-public sealed class FocalLossFromProbabilities : LossModule
+public sealed class FocalLossFromProbabilities : BinaryFocalLossModule
 {
     /// <summary>Creates the loss; see <see cref="Functional.focal_loss_from_probabilities"/> for the parameters.</summary>
-    public FocalLossFromProbabilities(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) : base(Losses.ProbabilityFocalName, reduction)
-    {
-        Guard.Alpha(alpha);
-        Guard.Gamma(gamma);
-        (Alpha, Gamma) = (alpha, gamma);
-    }
-
-    /// <summary>Positive-class weight, or null for none.</summary>
-    public double? Alpha { get; }
-    /// <summary>Focusing parameter.</summary>
-    public double Gamma { get; }
+    public FocalLossFromProbabilities(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) : base(Losses.ProbabilityFocalName, alpha, gamma, reduction) { }
     /// <inheritdoc />
     public override LossInput Input => LossInput.Probabilities;
-    /// <inheritdoc />
-    public override LossTask Task => LossTask.Binary;
-    /// <inheritdoc />
-    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string> { ["alpha"] = Format(Alpha), ["gamma"] = Format(Gamma) };
     /// <inheritdoc />
     public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.focal_loss_from_probabilities(inputs, targets, Alpha, Gamma, reduction);
 }
