@@ -115,6 +115,24 @@ let tests =
             }
         ]
 
+        test "diverged runs are recorded, counted in the summary and named in the verdict" {
+            let root = tempRoot ()
+            let exploding = { tiny with Loss = "focal_from_probabilities"; Optimizer = "sgd"; LearningRate = 1e6; Reduction = "sum"; PositiveRate = 0.2 }
+            let configs = [ for s in [ 0; 1 ] do yield { baselineOf exploding with Seed = s }; yield { exploding with Seed = s } ]
+            let records = Runner.sweep { Runner.defaultSweep with ResultsRoot = root; Workers = 1; Progress = false } configs
+            let diverged = records |> List.filter _.Diverged
+            Expect.equal diverged.Length 2 "both exploding runs diverged"
+            Expect.isTrue (diverged |> List.forall (fun r -> r.DivergedAtStep > 0L)) "with the step recorded"
+            let summary = Frames.summaries records |> List.filter (fun s -> s.Loss = "focal_from_probabilities" && s.Metric = "average_precision")
+            Expect.equal (summary |> List.map (fun s -> s.Runs, s.Diverged)) [ 2, 2 ] "2 runs, 2 diverged: counted, not dropped"
+            let paired = Frames.pairedDifferences records |> List.filter (fun p -> p.Metric = "average_precision")
+            Expect.equal (paired |> List.map (fun p -> p.Pairs, p.ExcludedSeeds)) [ 0, 2 ] "no usable pair, 2 seeds excluded"
+            let frame = Frames.runsFrame records
+            Expect.equal (frame.GetColumn<bool>("Diverged").Values |> Seq.filter id |> Seq.length) 2 "the frame keeps the diverged rows"
+            let verdict = Report.verdicts records paired |> List.exactlyOne |> snd |> String.concat " "
+            Expect.stringContains verdict "2 run(s) diverged and are counted, not dropped" "the verdict says so"
+        }
+
         testList "frames and report" [
             test "the runs frame has one row a run with config, bookkeeping and metric columns" {
                 let _, records, _ = shared.Value
