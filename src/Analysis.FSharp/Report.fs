@@ -94,6 +94,10 @@ let private pairedTable (paired: PairedRow list) dataset =
         |> List.map (fun p -> [ p.Setting; metricName p.Metric; signed p.MeanDiff; $"[{f3 p.Lo}, {f3 p.Hi}]"; $"{p.Better}/{p.Pairs}"; (if p.Significant then "yes" else "no") ])
     [ "setting"; "metric"; "mean difference vs CE"; "95 % interval"; "seeds better"; "significant" ], rows
 
+/// Saves a frame as CSV (invariant culture, no row keys) through a temporary file and a rename.
+let private saveCsv (frame: Frame<int, string>) (path: string) =
+    AtomicFile.Write(path, fun temp -> frame.SaveCsv(temp, includeRowKeys = false, culture = inv))
+
 /// A complete, self-contained HTML page: plotly.js inlined (nothing is fetched), a window.onerror hook
 /// that lists script errors in #js-errors, and the given body.
 let htmlPage (title: string) (description: string) (body: string) =
@@ -129,10 +133,7 @@ let chartsHtml (charts: (string * PlotlyChart) list) =
 let writeCurves (folder: string) (title: string) (description: string) (points: LossCurves.LossPoint list) =
     Directory.CreateDirectory folder |> ignore
     let rows = points |> List.map (fun p -> {| p_t = p.PT; gamma = p.Gamma; cross_entropy = p.CrossEntropy; focal = p.Focal; gradient = p.Gradient |})
-    let csv = Path.Combine(folder, "curves.csv")
-    let temp = csv + $".{Guid.NewGuid():N}.tmp"
-    (Frame.ofRecords rows).SaveCsv(temp, includeRowKeys = false, culture = inv)
-    File.Move(temp, csv, true)
+    saveCsv (Frame.ofRecords rows) (Path.Combine(folder, "curves.csv"))
     let marks = set [ 0.1; 0.5; 0.9; 0.99 ]
     let table =
         points |> List.filter (fun p -> marks.Contains(Math.Round(p.PT, 2)))
@@ -146,11 +147,6 @@ let writeCurves (folder: string) (title: string) (description: string) (points: 
 
 /// What an experiment's report is made of, for the caller's bookkeeping and tests.
 type Written = { Html: string; Markdown: string; RunsCsv: string; SummaryCsv: string; PairedCsv: string; Charts: int; Verdicts: (string * string list) list }
-
-let private saveCsv (frame: Frame<int, string>) (path: string) =
-    let temp = path + $".{Guid.NewGuid():N}.tmp"
-    frame.SaveCsv(temp, includeRowKeys = false, culture = inv)
-    File.Move(temp, path, true)
 
 /// Writes report.html, summary.md, runs.csv, summary.csv and paired.csv into <paramref name="folder"/>.
 /// <paramref name="description"/> says what the experiment is for; <paramref name="seconds"/> is the

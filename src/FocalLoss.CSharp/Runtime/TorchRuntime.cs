@@ -194,10 +194,8 @@ public static class TorchRuntime
         var target = Path.Combine(dir, LibTorchSharpFile);
         if (File.Exists(target) && File.ReadAllBytes(target).AsSpan().SequenceEqual(patched))
             return target;
-        Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{LibTorchSharpFile}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        File.WriteAllBytes(temp, patched);
-        File.Move(temp, target, overwrite: true); // atomic on one file system: readers see old or new, never half
+        // Atomic: a concurrent process sees the old copy or the new one, never half of it.
+        Training.AtomicFile.Write(target, temp => File.WriteAllBytes(temp, patched));
         return target;
     }
 

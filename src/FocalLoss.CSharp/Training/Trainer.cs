@@ -256,11 +256,7 @@ public static class Checkpoint
     /// </summary>
     public static void Save(string directory, Module<Tensor, Tensor> model, TrainerConfig config)
     {
-        Directory.CreateDirectory(directory);
-        var weights = Path.Combine(directory, "model.bin");
-        var weightsTemp = weights + $".{Guid.NewGuid():N}.tmp";
-        model.save(weightsTemp);
-        File.Move(weightsTemp, weights, overwrite: true);
+        AtomicFile.Write(Path.Combine(directory, "model.bin"), temp => model.save(temp));
         AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), JsonSerializer.Serialize(config, Json));
     }
 
@@ -280,15 +276,18 @@ public static class Checkpoint
 /// <summary>Writes files through a temporary file in the same folder and a rename: readers see the old or the new file, never half.</summary>
 public static class AtomicFile
 {
-    /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> atomically.</summary>
-    public static void WriteAllText(string path, string text)
+    /// <summary>
+    /// Lets <paramref name="writeTo"/> write a temporary file beside <paramref name="path"/>, then renames it
+    /// over <paramref name="path"/> (atomic on one file system). The temporary file is removed if writing fails.
+    /// </summary>
+    public static void Write(string path, Action<string> writeTo)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(dir);
         var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
-            File.WriteAllText(temp, text);
+            writeTo(temp);
             File.Move(temp, path, overwrite: true);
         }
         finally
@@ -296,6 +295,9 @@ public static class AtomicFile
             if (File.Exists(temp)) File.Delete(temp);
         }
     }
+
+    /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> atomically.</summary>
+    public static void WriteAllText(string path, string text) => Write(path, temp => File.WriteAllText(temp, text));
 }
 
 /// <summary>A one-line progress bar on stderr; silent when stderr is redirected, when disabled, or for runs under 2 s.</summary>
