@@ -30,18 +30,21 @@ public static class BinaryMetrics
     /// <summary>Number of equal-width bins of the expected calibration error.</summary>
     public const int CalibrationBins = 15;
 
-    /// <summary>Computes every metric; the threshold applies to accuracy, precision, recall and F1.</summary>
+    /// <summary>
+    /// Computes every metric; the threshold applies to accuracy, precision, recall and F1. Validates once,
+    /// counts the confusion matrix once and sorts the scores once for all of them.
+    /// </summary>
     public static BinaryReport Evaluate(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
     {
-        Check(scores, labels);
-        var (bestF1, bestThreshold) = BestF1(scores, labels);
-        var positives = 0;
-        foreach (var y in labels) positives += y;
+        var counts = Confusion(scores, labels, threshold); // validates the inputs
+        var sweep = Sweep(scores, labels);
+        var (bestF1, bestThreshold) = BestF1(sweep);
+        var (meanScore, fractionPositive, binCounts) = ReliabilityBinsChecked(scores, labels, CalibrationBins);
+        var positives = counts.Tp + counts.Fn;
         return new BinaryReport(labels.Length, (double)positives / labels.Length, threshold,
-            Accuracy(scores, labels, threshold), BalancedAccuracy(scores, labels, threshold),
-            Precision(scores, labels, threshold), Recall(scores, labels, threshold), F1(scores, labels, threshold),
-            bestF1, bestThreshold, RocAuc(scores, labels), AveragePrecision(scores, labels),
-            ExpectedCalibrationError(scores, labels), Brier(scores, labels), LogLoss(scores, labels));
+            Accuracy(counts), BalancedAccuracy(counts), Precision(counts), Recall(counts), F1(counts),
+            bestF1, bestThreshold, RocAuc(sweep), AveragePrecision(sweep),
+            Ece(meanScore, fractionPositive, binCounts, scores.Length), BrierChecked(scores, labels), LogLossChecked(scores, labels));
     }
 
     /// <summary>Confusion counts with "positive" meaning score &gt;= threshold.</summary>
@@ -61,52 +64,52 @@ public static class BinaryMetrics
     }
 
     /// <summary>Fraction of correct predictions at the threshold.</summary>
-    public static double Accuracy(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
-    {
-        var (tp, _, tn, _) = Confusion(scores, labels, threshold);
-        return (double)(tp + tn) / labels.Length;
-    }
+    public static double Accuracy(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5) =>
+        Accuracy(Confusion(scores, labels, threshold));
 
     /// <summary>Mean recall over the classes present in the labels (scikit-learn's balanced accuracy).</summary>
-    public static double BalancedAccuracy(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
+    public static double BalancedAccuracy(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5) =>
+        BalancedAccuracy(Confusion(scores, labels, threshold));
+
+    /// <summary>TP / (TP + FP); 0 when nothing is predicted positive.</summary>
+    public static double Precision(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5) =>
+        Precision(Confusion(scores, labels, threshold));
+
+    /// <summary>TP / (TP + FN); 0 when there is no positive.</summary>
+    public static double Recall(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5) =>
+        Recall(Confusion(scores, labels, threshold));
+
+    /// <summary>2 TP / (2 TP + FP + FN); 0 when that denominator is 0.</summary>
+    public static double F1(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5) =>
+        F1(Confusion(scores, labels, threshold));
+
+    private static double Accuracy((int Tp, int Fp, int Tn, int Fn) c) => (double)(c.Tp + c.Tn) / (c.Tp + c.Fp + c.Tn + c.Fn);
+
+    private static double BalancedAccuracy((int Tp, int Fp, int Tn, int Fn) c)
     {
-        var (tp, fp, tn, fn) = Confusion(scores, labels, threshold);
         var recalls = new List<double>();
-        if (tp + fn > 0) recalls.Add((double)tp / (tp + fn));
-        if (tn + fp > 0) recalls.Add((double)tn / (tn + fp));
+        if (c.Tp + c.Fn > 0) recalls.Add((double)c.Tp / (c.Tp + c.Fn));
+        if (c.Tn + c.Fp > 0) recalls.Add((double)c.Tn / (c.Tn + c.Fp));
         return recalls.Average();
     }
 
-    /// <summary>TP / (TP + FP); 0 when nothing is predicted positive.</summary>
-    public static double Precision(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
-    {
-        var (tp, fp, _, _) = Confusion(scores, labels, threshold);
-        return tp + fp == 0 ? 0 : (double)tp / (tp + fp);
-    }
+    private static double Precision((int Tp, int Fp, int Tn, int Fn) c) => c.Tp + c.Fp == 0 ? 0 : (double)c.Tp / (c.Tp + c.Fp);
 
-    /// <summary>TP / (TP + FN); 0 when there is no positive.</summary>
-    public static double Recall(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
-    {
-        var (tp, _, _, fn) = Confusion(scores, labels, threshold);
-        return tp + fn == 0 ? 0 : (double)tp / (tp + fn);
-    }
+    private static double Recall((int Tp, int Fp, int Tn, int Fn) c) => c.Tp + c.Fn == 0 ? 0 : (double)c.Tp / (c.Tp + c.Fn);
 
-    /// <summary>2 TP / (2 TP + FP + FN); 0 when that denominator is 0.</summary>
-    public static double F1(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, double threshold = 0.5)
-    {
-        var (tp, fp, _, fn) = Confusion(scores, labels, threshold);
-        return 2 * tp + fp + fn == 0 ? 0 : 2.0 * tp / (2 * tp + fp + fn);
-    }
+    private static double F1((int Tp, int Fp, int Tn, int Fn) c) => 2 * c.Tp + c.Fp + c.Fn == 0 ? 0 : 2.0 * c.Tp / (2 * c.Tp + c.Fp + c.Fn);
 
     /// <summary>
     /// The threshold, among the distinct scores, whose F1 (predicting 1 when score &gt;= threshold) is
     /// highest, as read off scikit-learn's precision-recall curve; ties go to the lowest such threshold.
     /// (NaN, NaN) when there is no positive.
     /// </summary>
-    public static (double F1, double Threshold) BestF1(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    public static (double F1, double Threshold) BestF1(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels) =>
+        BestF1(SweepChecked(scores, labels));
+
+    private static (double F1, double Threshold) BestF1(List<(double Threshold, int Tp, int Fp)> sweep)
     {
-        var sweep = Sweep(scores, labels);
-        var positives = sweep.Count == 0 ? 0 : sweep[^1].Tp;
+        var positives = sweep[^1].Tp;
         if (positives == 0) return (double.NaN, double.NaN);
         // sklearn keeps the thresholds from the first reaching full recall upwards, ascending, and takes
         // the first maximum: walk from that point to higher thresholds, replacing only on a strict gain.
@@ -124,9 +127,10 @@ public static class BinaryMetrics
     }
 
     /// <summary>Area under the ROC curve with ties averaged (scikit-learn's roc_auc_score); NaN with one class only.</summary>
-    public static double RocAuc(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    public static double RocAuc(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels) => RocAuc(SweepChecked(scores, labels));
+
+    private static double RocAuc(List<(double Threshold, int Tp, int Fp)> sweep)
     {
-        var sweep = Sweep(scores, labels);
         var p = sweep[^1].Tp;
         var n = sweep[^1].Fp;
         if (p == 0 || n == 0) return double.NaN;
@@ -144,9 +148,10 @@ public static class BinaryMetrics
     /// Average precision, step-wise as scikit-learn defines it: sum over distinct thresholds (descending)
     /// of (R_n - R_(n-1)) P_n. 0 when there is no positive (scikit-learn 1.2 returns -0.0 there).
     /// </summary>
-    public static double AveragePrecision(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    public static double AveragePrecision(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels) => AveragePrecision(SweepChecked(scores, labels));
+
+    private static double AveragePrecision(List<(double Threshold, int Tp, int Fp)> sweep)
     {
-        var sweep = Sweep(scores, labels);
         var positives = sweep[^1].Tp;
         if (positives == 0) return 0;
         double ap = 0, prevRecall = 0;
@@ -167,9 +172,14 @@ public static class BinaryMetrics
     public static double ExpectedCalibrationError(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, int bins = CalibrationBins)
     {
         var (meanScore, fractionPositive, count) = ReliabilityBins(scores, labels, bins);
+        return Ece(meanScore, fractionPositive, count, scores.Length);
+    }
+
+    private static double Ece(double[] meanScore, double[] fractionPositive, int[] count, int total)
+    {
         double ece = 0;
         for (var b = 0; b < count.Length; b++)
-            ece += (double)count[b] / scores.Length * Math.Abs(fractionPositive[b] - meanScore[b]);
+            ece += (double)count[b] / total * Math.Abs(fractionPositive[b] - meanScore[b]);
         return ece;
     }
 
@@ -177,6 +187,11 @@ public static class BinaryMetrics
     public static double Brier(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
     {
         Check(scores, labels);
+        return BrierChecked(scores, labels);
+    }
+
+    private static double BrierChecked(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    {
         double sum = 0;
         for (var i = 0; i < scores.Length; i++) sum += (scores[i] - labels[i]) * (scores[i] - labels[i]);
         return sum / scores.Length;
@@ -190,6 +205,11 @@ public static class BinaryMetrics
     public static double LogLoss(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
     {
         Check(scores, labels);
+        return LogLossChecked(scores, labels);
+    }
+
+    private static double LogLossChecked(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    {
         const double eps = 2.220446049250313e-16;
         double sum = 0;
         for (var i = 0; i < scores.Length; i++)
@@ -208,7 +228,7 @@ public static class BinaryMetrics
     /// </summary>
     public static (double[] Recall, double[] Precision, double[] Threshold) PrecisionRecallCurve(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
     {
-        var sweep = Sweep(scores, labels);
+        var sweep = SweepChecked(scores, labels);
         var positives = sweep[^1].Tp;
         if (positives == 0) return ([], [], []);
         return (sweep.Select(s => (double)s.Tp / positives).ToArray(),
@@ -223,6 +243,11 @@ public static class BinaryMetrics
     public static (double[] MeanScore, double[] FractionPositive, int[] Count) ReliabilityBins(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, int bins = CalibrationBins)
     {
         Check(scores, labels);
+        return ReliabilityBinsChecked(scores, labels, bins);
+    }
+
+    private static (double[] MeanScore, double[] FractionPositive, int[] Count) ReliabilityBinsChecked(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels, int bins)
+    {
         if (bins < 1) throw new ArgumentException($"bins must be >= 1, got {bins}", nameof(bins));
         var edges = Enumerable.Range(0, bins + 1).Select(k => k == bins ? 1.0 : k * (1.0 / bins)).ToArray();
         var count = new int[bins];
@@ -252,10 +277,16 @@ public static class BinaryMetrics
             if (!(s >= 0 && s <= 1)) throw new ArgumentException($"scores must be probabilities in [0, 1], got {Guard.Num(s)}", nameof(scores));
     }
 
-    /// <summary>Cumulative (threshold, TP, FP) at each distinct score, from the highest score down.</summary>
-    private static List<(double Threshold, int Tp, int Fp)> Sweep(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    /// <summary>Validates, then <see cref="Sweep"/>.</summary>
+    private static List<(double Threshold, int Tp, int Fp)> SweepChecked(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
     {
         Check(scores, labels);
+        return Sweep(scores, labels);
+    }
+
+    /// <summary>Cumulative (threshold, TP, FP) at each distinct score, from the highest score down (inputs already validated).</summary>
+    private static List<(double Threshold, int Tp, int Fp)> Sweep(ReadOnlySpan<double> scores, ReadOnlySpan<int> labels)
+    {
         var order = new int[scores.Length];
         for (var i = 0; i < order.Length; i++) order[i] = i;
         var keys = scores.ToArray();
