@@ -257,6 +257,21 @@ public class CsvTests
         Assert.Contains("line 2, column 2 ('y'): a label must be 0/1 or a class id", Bad("a,y\n1,0.5\n2,1\n").Message);
 
     [Fact]
+    public void a_repeated_column_name_is_rejected_instead_of_read_as_a_feature() =>
+        Assert.Contains("line 1: column names must be unique, got 'label' more than once in the header", Bad("x1,label,label\n1,0,0\n2,1,1\n", "label").Message);
+
+    [Fact]
+    public void an_unnamed_column_is_rejected() =>
+        Assert.Contains("line 1, column 2: every column needs a name", Bad("a,,y\n1,2,0\n3,4,1\n").Message);
+
+    [Theory]
+    [InlineData("1", "2", "got 2 distinct values {1, 2}; relabel them as 0..1")]
+    [InlineData("0", "2", "got 2 distinct values {0, 2}; relabel them as 0..1")]
+    [InlineData("0", "3000000000", "a label must be 0/1 or a class id")]
+    public void labels_must_be_the_class_ids_0_to_c_minus_1_with_every_class_present(string first, string second, string message) =>
+        Assert.Contains(message, Bad($"a,y\n1,{first}\n2,{second}\n3,{first}\n").Message);
+
+    [Fact]
     public void standardisation_is_fitted_on_the_training_split_only()
     {
         using var data = Synthetic.ImbalancedGaussian(2000, 0.3, seed: 4, features: 3);

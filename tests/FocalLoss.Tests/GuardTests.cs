@@ -6,7 +6,6 @@ using static TorchSharp.torch.nn;
 namespace FocalLoss.Tests;
 
 /// <summary>One test per guard: each error names the parameter, the expectation and what arrived.</summary>
-[Collection(nameof(GuardTests))] // Guard.CheckTensorValues is process-wide: these tests run one at a time.
 public class GuardTests
 {
     private static readonly Tensor X = tensor(new[] { 0.5f, -1f, 2f, 0f });
@@ -113,23 +112,51 @@ public class GuardTests
     public void module_constructors_validate_hyper_parameters()
     {
         Fails(() => Losses.SigmoidFocalLoss(gamma: -1), "gamma", "got -1");
-        Fails(() => Losses.BalancedBCEWithLogitsLoss(alpha: 2), "alpha", "got 2");
-        Fails(() => Losses.BCEWithLogitsLoss((Reduction)9), "reduction", "got 9");
+        Fails(() => Losses.BalancedBinaryCrossEntropyWithLogitsLoss(alpha: 2), "alpha", "got 2");
+        Fails(() => Losses.BinaryCrossEntropyWithLogitsLoss((Reduction)9), "reduction", "got 9");
     }
 
     [Fact]
-    public void value_checks_can_be_turned_off_for_hot_loops_but_shape_checks_cannot()
+    public void value_checks_are_off_only_inside_the_scope_and_only_on_the_thread_that_opened_it()
     {
-        Guard.CheckTensorValues = false;
-        try
+        var bad = tensor(new[] { 1f, 2f, 0f, 0f });
+        using var insideReady = new ManualResetEventSlim();
+        using var outsideDone = new ManualResetEventSlim();
+        Exception? seenOnOtherThread = null;
+        var other = new Thread(() =>
         {
-            var loss = Functional.sigmoid_focal_loss(X, tensor(new[] { 1f, 2f, 0f, 0f }));
-            Assert.True(loss.numel() == 1);
-            Fails(() => Functional.sigmoid_focal_loss(X, T.reshape(2, 2)), "targets", "shape");
-        }
-        finally
+            insideReady.Wait();
+            try { Functional.sigmoid_focal_loss(X, bad); }
+            catch (Exception e) { seenOnOtherThread = e; }
+            outsideDone.Set();
+        });
+        other.Start();
+        using (Guard.WithoutValueChecks())
         {
-            Guard.CheckTensorValues = true;
+            Assert.False(Guard.CheckTensorValues);
+            insideReady.Set();
+            Assert.True(outsideDone.Wait(TimeSpan.FromSeconds(30)), "the other thread finished");
+            // Inside the scope a target of 2 is not checked: the soft-target formula runs on it.
+            Assert.True(float.IsFinite(Functional.sigmoid_focal_loss(X, bad).item<float>()));
+            Fails(() => Functional.sigmoid_focal_loss(X, T.reshape(2, 2)), "targets", "shape"); // shape checks still run
         }
+        other.Join();
+        Assert.IsType<ArgumentException>(seenOnOtherThread);       // another thread kept its checks meanwhile
+        Assert.True(Guard.CheckTensorValues);
+        Fails(() => Functional.sigmoid_focal_loss(X, bad), "targets", "targets must lie in [0, 1], got values in [0, 2]");
+    }
+
+    [Theory]
+    [InlineData(new[] { 0.5, -1.0 }, "alpha values must be finite and >= 0, got [0.5, -1]")]
+    [InlineData(new[] { 0.5, double.NaN }, "alpha values must be finite and >= 0, got [0.5, NaN]")]
+    [InlineData(new double[0], "alpha must be a non-empty 1-D tensor of per-class weights, got shape [0]")]
+    public void softmax_focal_loss_checks_its_class_weights_when_constructed(double[] alpha, string message) =>
+        Fails(() => Losses.SoftmaxFocalLoss(tensor(alpha)), "alpha", message);
+
+    [Fact]
+    public void softmax_cross_entropy_checks_its_class_weights_when_constructed()
+    {
+        Fails(() => Losses.SoftmaxCrossEntropyLoss(tensor(new[] { 1.0, -2.0 })), "weight", "weight values must be finite and >= 0, got [1, -2]");
+        Fails(() => Losses.SoftmaxCrossEntropyLoss(tensor(new[] { 1.0, 2.0 }).reshape(1, 2)), "weight", "got shape [1, 2]");
     }
 }

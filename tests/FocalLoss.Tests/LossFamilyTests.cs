@@ -1,3 +1,4 @@
+using FocalLoss.Data;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -21,35 +22,41 @@ public class LossFamilyTests
         var expected = Functional.sigmoid_focal_loss(x, t, 0.4, 1.5, Reduction.Sum).item<double>();
         Assert.Equal(expected, new SigmoidFocalLoss(0.4, 1.5, Reduction.Sum).call(x, t).item<double>());
         Assert.Equal(expected, Losses.SigmoidFocalLoss(0.4, 1.5, Reduction.Sum).call(x, t).item<double>());
-        Assert.Equal(expected, Losses.Create("sigmoid_focal", new Dictionary<string, string> { ["alpha"] = "0.4", ["gamma"] = "1.5" }, Reduction.Sum).call(x, t).item<double>());
+        Assert.Equal(expected, Losses.SigmoidFocalLoss(0.4, 1.5).Compute(x, t, Reduction.Sum).item<double>());
     }
 
     [Fact]
-    public void every_registered_loss_is_created_by_name_and_reports_its_hyper_parameters()
+    public void the_registry_is_the_one_table_of_names_and_each_name_is_the_functional_module_and_factory_name()
     {
-        Assert.Equal(["sigmoid_focal", "focal_from_probabilities", "softmax_focal", "bce", "balanced_bce", "cross_entropy"], Losses.Names);
-        foreach (var name in Losses.Names)
+        Assert.Equal(["sigmoid_focal_loss", "focal_loss_from_probabilities", "softmax_focal_loss", "binary_cross_entropy_with_logits",
+            "balanced_binary_cross_entropy_with_logits", "softmax_cross_entropy"], LossRegistry.Names);
+        foreach (var info in LossRegistry.All)
         {
-            using var loss = Losses.Create(name);
-            Assert.Equal(name, loss.Name);
+            Assert.NotNull(typeof(Functional).GetMethod(info.Name));
+            var pascal = string.Concat(info.Name.Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
+            Assert.Equal(pascal.Contains("Loss") ? pascal : pascal + "Loss", info.Module.Name);
+            var factory = typeof(Losses).GetMethod(info.Module.Name);
+            Assert.NotNull(factory);
+            Assert.Equal(info.Module, factory!.ReturnType);
+            Assert.Equal(info.Module.GetConstructors().Single().GetParameters().Select(p => p.Name), factory.GetParameters().Select(p => p.Name));
+            using var loss = (LossModule)factory.Invoke(null, factory.GetParameters().Select(p => p.DefaultValue).ToArray())!;
+            Assert.Equal(info.Name, loss.Name);
+            Assert.Equal(info.Task, loss.Task);
+            Assert.Equal(info.Input, loss.Input);
+            Assert.Equal(info.HyperParameters.Select(p => p.Name).Order(), loss.HyperParameters.Keys.Order());
+            Assert.IsAssignableFrom<Loss<Tensor, Tensor, Tensor>>(loss);
         }
-        Assert.Equal("none", Losses.Create("sigmoid_focal", new Dictionary<string, string> { ["alpha"] = "none" }).HyperParameters["alpha"]);
-        Assert.Equal("0.25", Losses.Create("sigmoid_focal").HyperParameters["alpha"]);
-        Assert.Equal("0.5,2", Losses.Create("softmax_focal", new Dictionary<string, string> { ["alpha"] = "0.5, 2" }).HyperParameters["alpha"]);
-        Assert.Equal(LossInput.Probabilities, Losses.Create("focal_from_probabilities").Input);
-        Assert.Equal(LossTask.MultiClass, Losses.Create("cross_entropy").Task);
+        Assert.Equal("none", Losses.SigmoidFocalLoss(alpha: null).HyperParameters["alpha"]);
+        Assert.Equal("[0.5, 2]", Losses.SoftmaxFocalLoss(tensor(new[] { 0.5, 2.0 })).HyperParameters["alpha"]);
     }
 
     [Fact]
-    public void unknown_names_and_keys_are_rejected_with_the_valid_ones_listed()
+    public void an_unknown_name_is_an_error_listing_the_valid_ones_never_another_loss()
     {
-        var e = Assert.Throws<ArgumentException>(() => Losses.Create("focal"));
-        Assert.Contains("sigmoid_focal, focal_from_probabilities, softmax_focal, bce, balanced_bce, cross_entropy", e.Message);
+        var e = Assert.Throws<ArgumentException>(() => LossRegistry.Get("focal"));
+        Assert.Contains("sigmoid_focal_loss, focal_loss_from_probabilities, softmax_focal_loss", e.Message);
         Assert.Contains("got 'focal'", e.Message);
-        var k = Assert.Throws<ArgumentException>(() => Losses.Create("bce", new Dictionary<string, string> { ["gamma"] = "2" }));
-        Assert.Contains("accept no keys, got 'gamma'", k.Message);
-        var v = Assert.Throws<ArgumentException>(() => Losses.Create("sigmoid_focal", new Dictionary<string, string> { ["gamma"] = "two" }));
-        Assert.Equal("gamma", v.ParamName);
+        Assert.Equal("name", e.ParamName);
     }
 
     [Fact]
@@ -58,14 +65,14 @@ public class LossFamilyTests
         using var scope = NewDisposeScope();
         var x = tensor(Logits);
         var t = tensor(Targets);
-        Assert.Equal(F.binary_cross_entropy_with_logits(x, t).item<double>(), Losses.BCEWithLogitsLoss().call(x, t).item<double>(), 14);
+        Assert.Equal(F.binary_cross_entropy_with_logits(x, t).item<double>(), Losses.BinaryCrossEntropyWithLogitsLoss().call(x, t).item<double>(), 14);
         var alphaT = tensor(Targets.Select(v => v == 1 ? 0.3 : 0.7).ToArray());
         Assert.Equal((alphaT * F.binary_cross_entropy_with_logits(x, t, reduction: Reduction.None)).mean().item<double>(),
-            Losses.BalancedBCEWithLogitsLoss(0.3).call(x, t).item<double>(), 14);
+            Losses.BalancedBinaryCrossEntropyWithLogitsLoss(0.3).call(x, t).item<double>(), 14);
         var logits = tensor(new[] { 1.0, 2.0, -1.0, 0.5, 0.5, 3.0 }).reshape(2, 3);
         var classes = tensor(new long[] { 1, 2 });
         var weight = tensor(new[] { 1.0, 2.0, 0.5 });
-        Assert.Equal(F.cross_entropy(logits, classes, weight).item<double>(), Losses.CrossEntropyLoss(weight).call(logits, classes).item<double>(), 14);
+        Assert.Equal(F.cross_entropy(logits, classes, weight).item<double>(), Losses.SoftmaxCrossEntropyLoss(weight).call(logits, classes).item<double>(), 14);
     }
 
     [Fact]

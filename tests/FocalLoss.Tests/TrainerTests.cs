@@ -1,11 +1,11 @@
 using FocalLoss.Data;
-using FocalLoss.Experiments;
 using FocalLoss.Models;
 using FocalLoss.Training;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 using static FocalLoss.Tests.TensorAssert;
+using FocalLoss.Infrastructure;
 
 namespace FocalLoss.Tests;
 
@@ -93,11 +93,113 @@ public class TrainerTests
     }
 
     [Fact]
+    public void a_diverged_run_keeps_its_last_finite_weights_and_its_metrics_describe_them()
+    {
+        using var train = Synthetic.SeedLine(1000, seed: 0);
+        using var test = Synthetic.SeedLine(500, seed: 1);
+        using var loss = Losses.FocalLossFromProbabilities();
+        var (model, result) = Trainer.Run(() => new LinearNet(1), loss, train, test, Fast with { LearningRate = 1e6, Reduction = BatchReduction.Sum });
+        using (model)
+        {
+            Assert.True(result.Diverged);
+            foreach (var (name, p) in model.named_parameters())
+                Assert.True(p.isfinite().all().item<bool>(), $"parameter {name} is not finite after divergence");
+            Assert.Equal(Trainer.Evaluate(model, test), result.FinalMetrics);
+        }
+    }
+
+    [Fact]
+    public void a_checkpoint_refuses_non_finite_weights_and_writes_nothing()
+    {
+        manual_seed(0);
+        using var model = new LinearNet(1);
+        using (no_grad()) model.parameters().First().fill_(double.NaN);
+        var dir = Directory.CreateTempSubdirectory("wb-ckpt").FullName;
+        var e = Assert.Throws<ArgumentException>(() => Checkpoint.Save(dir, model, Fast));
+        Assert.Equal("model", e.ParamName);
+        Assert.Contains("non-finite", e.Message);
+        Assert.Empty(Directory.GetFiles(dir));
+    }
+
+    /// <summary>A loss that records the targets of every batch it sees (softmax cross-entropy otherwise).</summary>
+    private sealed class RecordingLoss : ILossFunction
+    {
+        public List<long[]> Batches { get; } = [];
+        public string Name => "recording";
+        public LossInput Input => LossInput.Logits;
+        public LossTask Task => LossTask.MultiClass;
+        public IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>();
+        public Tensor Compute(Tensor inputs, Tensor targets, nn.Reduction reduction)
+        {
+            Batches.Add(targets.data<long>().ToArray());
+            return Functional.softmax_cross_entropy(inputs, targets, reduction: reduction);
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void each_epoch_visits_every_sample_once_in_a_new_order_when_shuffling(bool shuffle)
+    {
+        // 64 samples, each its own class: the targets a batch carries name the samples in it.
+        using var data = new TensorDataset("ids", arange(64, dtype: ScalarType.Float32).unsqueeze(1), arange(64L), 64);
+        var loss = new RecordingLoss();
+        var (model, _) = Trainer.Run(() => new LogisticRegression(1, 64), loss, data, null, Fast with { Epochs = 3, BatchSize = 16, Shuffle = shuffle, EvaluateEveryEpoch = false });
+        model.Dispose();
+        var epochs = loss.Batches.Chunk(4).Select(batches => batches.SelectMany(b => b).ToArray()).ToList();
+        Assert.Equal(3, epochs.Count);
+        Assert.All(epochs, order => Assert.Equal(Enumerable.Range(0, 64).Select(i => (long)i), order.Order()));
+        if (shuffle)
+        {
+            Assert.NotEqual(epochs[0], epochs[1]);
+            Assert.NotEqual(epochs[1], epochs[2]);
+            Assert.NotEqual(Enumerable.Range(0, 64).Select(i => (long)i), epochs[0]);
+        }
+        else Assert.All(epochs, order => Assert.Equal(Enumerable.Range(0, 64).Select(i => (long)i), order));
+    }
+
+    [Theory]
+    [InlineData("adam", 0.01)]
+    [InlineData("adam", 0.2)]
+    [InlineData("sgd", 0.01)]
+    [InlineData("sgd", 0.2)]
+    public void the_learning_rate_reaches_the_optimizer(string optimizer, double learningRate)
+    {
+        // One full-batch step from known weights. Adam's first step moves every parameter by exactly lr
+        // against the sign of its gradient (m / sqrt(v) = sign(g) after bias correction, up to eps);
+        // SGD's first step is -lr * g, momentum having no history yet.
+        using var train = Synthetic.ImbalancedGaussian(256, 0.3, seed: 4);
+        using var loss = Losses.BinaryCrossEntropyWithLogitsLoss();
+        manual_seed(0);
+        using var model = new LogisticRegression(2);
+        var before = model.parameters().Select(p => Eval.ToArray(p)).ToArray();
+        // The gradient at the initial weights, computed independently of the trainer.
+        var x = train.Features;
+        var y = train.Labels;
+        using (var scope = NewDisposeScope())
+        {
+            var l = Functional.binary_cross_entropy_with_logits(model.call(x), y);
+            l.backward();
+        }
+        var grads = model.parameters().Select(p => Eval.ToArray(p.grad!)).ToArray();
+        foreach (var p in model.parameters()) p.grad!.zero_();
+        Trainer.Fit(model, loss, train, null, Fast with { Epochs = 1, BatchSize = 256, Optimizer = optimizer, LearningRate = learningRate, Shuffle = false, EvaluateEveryEpoch = false });
+        var after = model.parameters().Select(p => Eval.ToArray(p)).ToArray();
+        for (var k = 0; k < before.Length; k++)
+            for (var i = 0; i < before[k].Length; i++)
+            {
+                var step = after[k][i] - before[k][i];
+                var expected = optimizer == "adam" ? -learningRate * Math.Sign(grads[k][i]) : -learningRate * grads[k][i];
+                Assert.True(Math.Abs(step - expected) <= 1e-4 * Math.Abs(expected) + 1e-7, $"{optimizer} lr {learningRate}: parameter {k}[{i}] moved {step}, expected {expected}");
+            }
+    }
+
+    [Fact]
     public void every_epoch_reports_loss_and_metrics_and_training_reduces_the_loss()
     {
         using var train = Synthetic.ImbalancedGaussian(2000, 0.3, seed: 2);
         using var test = Synthetic.ImbalancedGaussian(1000, 0.3, seed: 3);
-        using var loss = Losses.BCEWithLogitsLoss();
+        using var loss = Losses.BinaryCrossEntropyWithLogitsLoss();
         var seen = new List<EpochRecord>();
         var (model, result) = Trainer.Run(() => new LogisticRegression(2), loss, train, test, Fast with { Epochs = 4, Optimizer = "adam", LearningRate = 0.05 }, seen.Add);
         using (model)
@@ -114,13 +216,22 @@ public class TrainerTests
     [Fact]
     public void sum_and_mean_batch_reductions_train_differently()
     {
-        var sum = SeedReplication.RunOne(5, BatchReduction.Sum, "cpu");
-        var mean = SeedReplication.RunOne(5, BatchReduction.Mean, "cpu");
-        // Summing 16 per-sample gradients is a 16x larger step: the seed's reported weights (w 2.61)
-        // come from the sum; the mean moves much less in 6,250 steps.
-        Assert.InRange(sum.W, 2.3, 2.9);
-        Assert.InRange(mean.W, 0.7, 1.4);
-        Assert.False(sum.Diverged || mean.Diverged);
+        // The seed's setting: its data, one unit, the probability-form focal loss, momentum SGD 0.005/0.9,
+        // batch 16, 10 epochs. Summing 16 per-sample gradients is a 16x larger step: the seed's reported
+        // weights (w 2.61) come from the sum; the mean moves much less in 6,250 steps.
+        double TrainedWeight(BatchReduction reduction)
+        {
+            using var train = Synthetic.SeedLine(10_000, seed: 5);
+            using var loss = Losses.FocalLossFromProbabilities(alpha: 0.25, gamma: 2.0);
+            var (model, result) = Trainer.Run(() => new LinearNet(1), loss, train, null, new TrainerConfig { Seed = 5, Reduction = reduction, Device = "cpu", Progress = false, EvaluateEveryEpoch = false });
+            using (model)
+            {
+                Assert.False(result.Diverged);
+                return ((LinearNet)model).Parameters().Weight[0];
+            }
+        }
+        Assert.InRange(TrainedWeight(BatchReduction.Sum), 2.3, 2.9);
+        Assert.InRange(TrainedWeight(BatchReduction.Mean), 0.7, 1.4);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
+using FocalLoss.Infrastructure;
 
 namespace FocalLoss.Data;
 
@@ -31,7 +32,7 @@ public sealed class CsvTable
     public double[][] Rows { get; }
     /// <summary>Label per data row.</summary>
     public long[] Labels { get; }
-    /// <summary>max label + 1 (at least 2).</summary>
+    /// <summary>Number of classes C: the labels are exactly the ids 0..C-1 (at least 2).</summary>
     public int NumClasses { get; }
 
     /// <summary>
@@ -45,6 +46,12 @@ public sealed class CsvTable
         var firstLine = Array.FindIndex(lines, l => l.Trim().Length > 0);
         if (firstLine < 0) throw new InvalidDataException($"{path}: the file is empty; expected a header row and data rows");
         var header = Split(lines[firstLine]);
+        var duplicates = header.GroupBy(h => h, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => $"'{g.Key}'").ToList();
+        if (duplicates.Count > 0)
+            throw new InvalidDataException($"{path}, line {firstLine + 1}: column names must be unique, got {string.Join(", ", duplicates)} more than once in the header");
+        var blank = Array.FindIndex(header, h => h.Length == 0);
+        if (blank >= 0)
+            throw new InvalidDataException($"{path}, line {firstLine + 1}, column {blank + 1}: every column needs a name, got an empty one");
         var labelIndex = Array.IndexOf(header, labelColumn);
         if (labelIndex < 0)
             throw new InvalidDataException($"{path}, line {firstLine + 1}: no label column '{labelColumn}'; the header has {string.Join(", ", header.Select(h => $"'{h}'"))}");
@@ -67,7 +74,7 @@ public sealed class CsvTable
                     throw new InvalidDataException($"{path}, line {l + 1}, column {c + 1} ('{header[c]}'): expected a finite number, got '{fields[c]}'");
                 if (c == labelIndex)
                 {
-                    if (value < 0 || value != Math.Floor(value))
+                    if (value < 0 || value != Math.Floor(value) || value > int.MaxValue)
                         throw new InvalidDataException($"{path}, line {l + 1}, column {c + 1} ('{header[c]}'): a label must be 0/1 or a class id 0..C-1, got '{fields[c]}'");
                     labels.Add((long)value);
                 }
@@ -79,9 +86,16 @@ public sealed class CsvTable
             rows.Add(row);
         }
         if (rows.Count == 0) throw new InvalidDataException($"{path}: the header is followed by no data rows");
-        var distinct = labels.Distinct().Count();
-        if (distinct < 2)
+        var distinct = labels.Distinct().Order().ToArray();
+        if (distinct.Length < 2)
             throw new InvalidDataException($"{path}, column '{labelColumn}': every row has label {labels[0]}; a classification task needs at least two classes");
+        if (distinct[^1] != distinct.Length - 1)
+        {
+            var shown = string.Join(", ", distinct.Take(10)) + (distinct.Length > 10 ? ", ..." : "");
+            throw new InvalidDataException(
+                $"{path}, column '{labelColumn}': labels must be the class ids 0..C-1 with every class present (0/1 for a binary task), " +
+                $"got {distinct.Length} distinct values {{{shown}}}; relabel them as 0..{distinct.Length - 1}");
+        }
         return new CsvTable(path, labelColumn, featureNames, rows.ToArray(), labels.ToArray());
     }
 
@@ -141,7 +155,7 @@ public sealed class Standardizer
     public static Standardizer Fit(TensorDataset train)
     {
         if (train.Features.dim() != 2)
-            throw new ArgumentException($"train features must be [N, D], got shape {Guard.Shape(train.Features.shape)}", nameof(train));
+            throw new ArgumentException($"train features must be [N, D], got shape {Format.Shape(train.Features.shape)}", nameof(train));
         using var scope = NewDisposeScope();
         var x = train.Features.to_type(ScalarType.Float64);
         var mean = x.mean([0]);
@@ -156,7 +170,7 @@ public sealed class Standardizer
     public TensorDataset Transform(TensorDataset data)
     {
         if (data.Features.dim() != 2 || data.Features.shape[1] != Mean.Length)
-            throw new ArgumentException($"data features must be [N, {Mean.Length}], got shape {Guard.Shape(data.Features.shape)}", nameof(data));
+            throw new ArgumentException($"data features must be [N, {Mean.Length}], got shape {Format.Shape(data.Features.shape)}", nameof(data));
         using var mean = tensor(Mean).to(data.Device);
         using var scale = tensor(Scale).to(data.Device);
         return new TensorDataset(data.Name, (data.Features - mean) / scale, data.Labels.clone(), data.NumClasses);

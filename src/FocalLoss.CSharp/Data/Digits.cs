@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using TorchSharp;
 using static TorchSharp.torch;
+using FocalLoss.Infrastructure;
 
 namespace FocalLoss.Data;
 
@@ -106,7 +107,7 @@ public static class DigitTasks
         if (digit < 0 || digit >= digits.NumClasses)
             throw new ArgumentException($"digit must be in [0, {digits.NumClasses - 1}], got {digit}", nameof(digit));
         if (!(positiveRate > 0 && positiveRate < 1))
-            throw new ArgumentException($"positiveRate must be in (0, 1), got {Guard.Num(positiveRate)}", nameof(positiveRate));
+            throw new ArgumentException($"positiveRate must be in (0, 1), got {Format.Number(positiveRate)}", nameof(positiveRate));
         var rng = new Random(unchecked((int)seed));
         var pos = Enumerable.Range(0, digits.Count).Where(i => digits.Labels[i] == digit).ToArray();
         var neg = Enumerable.Range(0, digits.Count).Where(i => digits.Labels[i] != digit).ToArray();
@@ -114,7 +115,7 @@ public static class DigitTasks
         rng.Shuffle(neg);
         var wantPos = (int)Math.Round(neg.Length * positiveRate / (1 - positiveRate));
         if (wantPos < 1)
-            throw new ArgumentException($"positiveRate {Guard.Num(positiveRate)} leaves no positive among {neg.Length} negatives", nameof(positiveRate));
+            throw new ArgumentException($"positiveRate {Format.Number(positiveRate)} leaves no positive among {neg.Length} negatives", nameof(positiveRate));
         int[] keep;
         if (wantPos <= pos.Length)
             keep = [.. pos.Take(wantPos), .. neg];
@@ -133,7 +134,7 @@ public static class DigitTasks
     public static TensorDataset LongTailed(Digits digits, double imbalanceRatio, long seed, bool flatten = false, Device? device = null)
     {
         if (!(imbalanceRatio >= 1) || !double.IsFinite(imbalanceRatio))
-            throw new ArgumentException($"imbalanceRatio must be finite and >= 1, got {Guard.Num(imbalanceRatio)}", nameof(imbalanceRatio));
+            throw new ArgumentException($"imbalanceRatio must be finite and >= 1, got {Format.Number(imbalanceRatio)}", nameof(imbalanceRatio));
         var classes = digits.NumClasses;
         var nMax = digits.ClassCounts().Min();
         var rng = new Random(unchecked((int)seed));

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using FocalLoss.Infrastructure;
 
 namespace FocalLoss.Data;
 
@@ -19,7 +20,7 @@ public static class Synthetic
     {
         CheckCount(count);
         if (!(lo < hi) || !double.IsFinite(lo) || !double.IsFinite(hi))
-            throw new ArgumentException($"lo must be finite and below hi, got lo {Guard.Num(lo)}, hi {Guard.Num(hi)}", nameof(lo));
+            throw new ArgumentException($"lo must be finite and below hi, got lo {Format.Number(lo)}, hi {Format.Number(hi)}", nameof(lo));
         TorchRuntime.EnsureLoaded();
         using var scope = NewDisposeScope();
         using var gen = new Generator((ulong)seed);
@@ -78,7 +79,7 @@ public static class Synthetic
         CheckCount(count);
         CheckRate(positiveRate, 0);
         if (!(hardFraction >= 0 && hardFraction + positiveRate < 1))
-            throw new ArgumentException($"hardFraction must be >= 0 with hardFraction + positiveRate < 1, got {Guard.Num(hardFraction)} (positiveRate {Guard.Num(positiveRate)})", nameof(hardFraction));
+            throw new ArgumentException($"hardFraction must be >= 0 with hardFraction + positiveRate < 1, got {Format.Number(hardFraction)} (positiveRate {Format.Number(positiveRate)})", nameof(hardFraction));
         TorchRuntime.EnsureLoaded();
         using var scope = NewDisposeScope();
         using var gen = new Generator((ulong)seed);
@@ -121,8 +122,8 @@ public static class Synthetic
     private static void CheckRate(double positiveRate, double labelNoise)
     {
         if (!(positiveRate > 0 && positiveRate < 1))
-            throw new ArgumentException($"positiveRate must be in (0, 1), got {Guard.Num(positiveRate)}", nameof(positiveRate));
+            throw new ArgumentException($"positiveRate must be in (0, 1), got {Format.Number(positiveRate)}", nameof(positiveRate));
         if (!(labelNoise >= 0 && labelNoise < 0.5))
-            throw new ArgumentException($"labelNoise must be in [0, 0.5), got {Guard.Num(labelNoise)}", nameof(labelNoise));
+            throw new ArgumentException($"labelNoise must be in [0, 0.5), got {Format.Number(labelNoise)}", nameof(labelNoise));
     }
 }

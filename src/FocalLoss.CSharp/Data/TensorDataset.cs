@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using FocalLoss.Infrastructure;
 
 namespace FocalLoss.Data;
 
@@ -13,7 +14,7 @@ public sealed class TensorDataset : IDisposable
     public TensorDataset(string name, Tensor features, Tensor labels, int numClasses)
     {
         if (features.dim() < 1 || labels.dim() != 1 || features.shape[0] != labels.shape[0])
-            throw new ArgumentException($"labels must be 1-D with one entry per feature row: features shape {Guard.Shape(features.shape)}, labels shape {Guard.Shape(labels.shape)}", nameof(labels));
+            throw new ArgumentException($"labels must be 1-D with one entry per feature row: features shape {Format.Shape(features.shape)}, labels shape {Format.Shape(labels.shape)}", nameof(labels));
         if (numClasses < 2)
             throw new ArgumentException($"numClasses must be >= 2, got {numClasses}", nameof(numClasses));
         var binary = numClasses == 2 && labels.is_floating_point();
@@ -90,7 +91,7 @@ public static class Splits
     public static (TensorDataset Train, TensorDataset Test) Stratified(TensorDataset data, double testFraction, long seed)
     {
         if (!(testFraction > 0 && testFraction < 1))
-            throw new ArgumentException($"testFraction must be in (0, 1), got {Guard.Num(testFraction)}", nameof(testFraction));
+            throw new ArgumentException($"testFraction must be in (0, 1), got {Format.Number(testFraction)}", nameof(testFraction));
         var labels = data.Labels.to_type(ScalarType.Int64).cpu().data<long>().ToArray();
         var rng = new Random(unchecked((int)seed ^ (int)(seed >> 32)));
         var train = new List<long>();

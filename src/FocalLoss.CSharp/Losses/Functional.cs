@@ -2,6 +2,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using F = TorchSharp.torch.nn.functional;
+using FocalLoss.Infrastructure;
 
 namespace FocalLoss;
 
@@ -231,28 +232,22 @@ public static class Functional
     {
         Guard.FloatingPoint(inputs, nameof(inputs));
         if (inputs.dim() < 2)
-            throw new ArgumentException($"inputs must be [N, C] or [N, C, d1, ...], got shape {Guard.Shape(inputs.shape)}", nameof(inputs));
+            throw new ArgumentException($"inputs must be [N, C] or [N, C, d1, ...], got shape {Format.Shape(inputs.shape)}", nameof(inputs));
         var classes = inputs.shape[1];
         if (classes < 2)
-            throw new ArgumentException($"inputs must have at least 2 classes along dim 1, got shape {Guard.Shape(inputs.shape)}", nameof(inputs));
+            throw new ArgumentException($"inputs must have at least 2 classes along dim 1, got shape {Format.Shape(inputs.shape)}", nameof(inputs));
         var expected = inputs.shape.Take(1).Concat(inputs.shape.Skip(2)).ToArray();
         if (!targets.shape.AsSpan().SequenceEqual(expected))
-            throw new ArgumentException($"targets shape {Guard.Shape(targets.shape)} must equal inputs shape without the class dim {Guard.Shape(expected)}", nameof(targets));
+            throw new ArgumentException($"targets shape {Format.Shape(targets.shape)} must equal inputs shape without the class dim {Format.Shape(expected)}", nameof(targets));
         Guard.SameDevice(targets, nameof(targets), inputs, nameof(inputs));
         Guard.ClassIndices(targets, nameof(targets), classes, ignoreIndex);
         if (alpha is not null)
         {
             if (alpha.dim() != 1 || alpha.shape[0] != classes)
-                throw new ArgumentException($"{alphaName} must be a 1-D tensor of length C = {classes}, got shape {Guard.Shape(alpha.shape)}", alphaName);
+                throw new ArgumentException($"{alphaName} must be a 1-D tensor of length C = {classes}, got shape {Format.Shape(alpha.shape)}", alphaName);
             Guard.FloatingPoint(alpha, alphaName);
             Guard.SameDevice(alpha, alphaName, inputs, nameof(inputs));
-            if (Guard.CheckTensorValues)
-            {
-                using var scope = NewDisposeScope();
-                var bad = alpha.isfinite().logical_not().logical_or(alpha.lt(0));
-                if (bad.any().item<bool>())
-                    throw new ArgumentException($"{alphaName} values must be finite and >= 0, got [{string.Join(", ", alpha.to_type(ScalarType.Float64).data<double>().ToArray().Select(Guard.Num))}]", alphaName);
-            }
+            if (Guard.CheckTensorValues) Guard.NonNegativeFinite(alpha, alphaName);
         }
         return classes;
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
+using FocalLoss.Infrastructure;
 
 namespace FocalLoss;
 
@@ -11,18 +12,39 @@ namespace FocalLoss;
 /// </summary>
 public static class Guard
 {
+    private static readonly AsyncLocal<bool> SkipValueChecks = new();
+
     /// <summary>
-    /// When true (the default), checks that look at tensor values (targets in [0, 1], class indices in
-    /// range, probabilities in [0, 1]) run on every call. Each costs one reduction and, on CUDA, one
-    /// device-to-host synchronisation; a hot training loop may turn them off after validating its data
-    /// once. Shape, dtype, device and hyper-parameter checks always run.
+    /// True (the default) unless the caller is inside a <see cref="WithoutValueChecks"/> scope: then checks
+    /// that look at tensor values (targets in [0, 1], class indices in range, probabilities in [0, 1],
+    /// per-class weights) are skipped. Each such check costs one reduction and, on CUDA, one
+    /// device-to-host synchronisation. Shape, dtype, device and hyper-parameter checks always run.
     /// </summary>
-    public static bool CheckTensorValues { get; set; } = true;
+    public static bool CheckTensorValues => !SkipValueChecks.Value;
 
-    /// <summary>Formats a shape the way messages show it: <c>[16, 1]</c>.</summary>
-    public static string Shape(long[] shape) => "[" + string.Join(", ", shape) + "]";
+    /// <summary>
+    /// Turns the value checks off for the current flow of execution (this thread and the tasks it starts)
+    /// until the returned scope is disposed; other threads keep their checks. For a hot loop over data that
+    /// was validated once: <c>using (Guard.WithoutValueChecks()) { ... }</c>.
+    /// </summary>
+    public static IDisposable WithoutValueChecks()
+    {
+        var previous = SkipValueChecks.Value;
+        SkipValueChecks.Value = true;
+        return new Restore(previous);
+    }
 
-    internal static string Num(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+    private sealed class Restore(bool previous) : IDisposable
+    {
+        private bool disposed;
+
+        public void Dispose()
+        {
+            if (disposed) return;
+            disposed = true;
+            SkipValueChecks.Value = previous;
+        }
+    }
 
     internal static void FloatingPoint(Tensor tensor, string name)
     {
@@ -33,7 +55,7 @@ public static class Guard
     internal static void SameShape(Tensor tensor, string name, Tensor reference, string referenceName)
     {
         if (!tensor.shape.AsSpan().SequenceEqual(reference.shape))
-            throw new ArgumentException($"{name} shape {Shape(tensor.shape)} must equal {referenceName} shape {Shape(reference.shape)}", name);
+            throw new ArgumentException($"{name} shape {Format.Shape(tensor.shape)} must equal {referenceName} shape {Format.Shape(reference.shape)}", name);
     }
 
     internal static void SameDtype(Tensor tensor, string name, Tensor reference, string referenceName)
@@ -51,19 +73,43 @@ public static class Guard
     internal static void Gamma(double gamma)
     {
         if (!double.IsFinite(gamma) || gamma < 0)
-            throw new ArgumentException($"gamma must be finite and >= 0, got {Num(gamma)}", nameof(gamma));
+            throw new ArgumentException($"gamma must be finite and >= 0, got {Format.Number(gamma)}", nameof(gamma));
     }
 
     internal static void Alpha(double? alpha)
     {
         if (alpha is { } a && !(a >= 0 && a <= 1))
-            throw new ArgumentException($"alpha must be in [0, 1] or null (no class weighting), got {Num(a)}", nameof(alpha));
+            throw new ArgumentException($"alpha must be in [0, 1] or null (no class weighting), got {Format.Number(a)}", nameof(alpha));
     }
 
-    internal static void Reduction(nn.Reduction reduction)
+    internal static nn.Reduction Reduction(nn.Reduction reduction)
     {
         if (reduction is not (nn.Reduction.None or nn.Reduction.Mean or nn.Reduction.Sum))
             throw new ArgumentException($"reduction must be None, Mean or Sum, got {(int)reduction}", nameof(reduction));
+        return reduction;
+    }
+
+    /// <summary>
+    /// Per-class weights given to a loss's constructor: null (none), or a 1-D, non-empty, floating-point
+    /// tensor of finite values >= 0, checked always (construction is not a hot path). Returns a detached copy.
+    /// </summary>
+    internal static Tensor? ClassWeights(Tensor? weights, string name)
+    {
+        if (weights is null) return null;
+        if (weights.dim() != 1 || weights.shape[0] == 0)
+            throw new ArgumentException($"{name} must be a non-empty 1-D tensor of per-class weights, got shape {Format.Shape(weights.shape)}", name);
+        FloatingPoint(weights, name);
+        NonNegativeFinite(weights, name);
+        return weights.detach().clone();
+    }
+
+    /// <summary>Every value finite and >= 0, naming all values when one is not.</summary>
+    internal static void NonNegativeFinite(Tensor weights, string name)
+    {
+        using var scope = NewDisposeScope();
+        var bad = weights.isfinite().logical_not().logical_or(weights.lt(0));
+        if (bad.any().item<bool>())
+            throw new ArgumentException($"{name} values must be finite and >= 0, got [{string.Join(", ", weights.to_type(ScalarType.Float64).cpu().data<double>().ToArray().Select(Format.Number))}]", name);
     }
 
     /// <summary>Every element in [0, 1] (NaN fails). Skipped when <see cref="CheckTensorValues"/> is off.</summary>
@@ -75,7 +121,7 @@ public static class Guard
         var lo = min.to_type(ScalarType.Float64).item<double>();
         var hi = max.to_type(ScalarType.Float64).item<double>();
         if (!(lo >= 0 && hi <= 1))
-            throw new ArgumentException($"{name} must lie in [0, 1], got values in [{Num(lo)}, {Num(hi)}]", name);
+            throw new ArgumentException($"{name} must lie in [0, 1], got values in [{Format.Number(lo)}, {Format.Number(hi)}]", name);
     }
 
     /// <summary>

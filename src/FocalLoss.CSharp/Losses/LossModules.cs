@@ -1,4 +1,5 @@
-using System.Globalization;
+using FocalLoss.Data;
+using FocalLoss.Infrastructure;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -14,22 +15,13 @@ public enum LossInput
     Probabilities,
 }
 
-/// <summary>The task a loss trains for.</summary>
-public enum LossTask
-{
-    /// <summary>One output per sample (or per element), 0/1 targets of the same shape.</summary>
-    Binary,
-    /// <summary>C outputs per sample along dim 1, Int64 class-index targets.</summary>
-    MultiClass,
-}
-
 /// <summary>
-/// The common face of every loss in the workbench, so an experiment can swap losses by name and record
-/// their settings next to its results.
+/// The common face of every loss in the workbench, so an experiment can swap losses and record their
+/// settings next to its results.
 /// </summary>
 public interface ILossFunction
 {
-    /// <summary>Registry name, as accepted by <see cref="Losses.Create"/>, e.g. <c>sigmoid_focal</c>.</summary>
+    /// <summary>The loss's canonical name (<see cref="LossRegistry"/>), which is also its functional form's name, e.g. <c>sigmoid_focal_loss</c>.</summary>
     string Name { get; }
 
     /// <summary>Logits or probabilities.</summary>
@@ -38,28 +30,27 @@ public interface ILossFunction
     /// <summary>Binary or multi-class.</summary>
     LossTask Task { get; }
 
-    /// <summary>Hyper-parameters as invariant-culture strings (<c>alpha</c>, <c>gamma</c>, ...); "none" for an absent alpha.</summary>
+    /// <summary>
+    /// The hyper-parameters, keyed by the constructor parameter names (<c>alpha</c>, <c>gamma</c>, ...), as
+    /// invariant-culture text for logs and reports; <c>none</c> for an absent optional one.
+    /// </summary>
     IReadOnlyDictionary<string, string> HyperParameters { get; }
 
     /// <summary>Computes the loss with the given reduction (the trainer chooses mean or sum semantics).</summary>
     Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction);
 }
 
-/// <summary>Base of the loss modules: a TorchSharp module whose <c>forward</c> applies its configured reduction.</summary>
-public abstract class LossModule : Module<Tensor, Tensor, Tensor>, ILossFunction
+/// <summary>
+/// Base of the loss modules: TorchSharp's own <see cref="Loss{T1, T2, TResult}"/> (so <c>reduction</c> and
+/// <c>forward</c> behave as in <c>torch.nn</c>), plus the workbench's <see cref="ILossFunction"/>.
+/// </summary>
+public abstract class LossModule : Loss<Tensor, Tensor, Tensor>, ILossFunction
 {
-    /// <summary>Creates the module and validates the reduction.</summary>
-    protected LossModule(string name, Reduction reduction) : base(name)
-    {
-        Guard.Reduction(reduction);
-        Reduction = reduction;
-    }
-
-    /// <summary>The reduction <c>forward</c> applies.</summary>
-    public Reduction Reduction { get; }
+    /// <summary>Creates the module after checking the reduction.</summary>
+    protected LossModule(string name, Reduction reduction) : base(Guard.Reduction(reduction)) => Name = name;
 
     /// <inheritdoc />
-    public string Name => GetName();
+    public string Name { get; }
 
     /// <inheritdoc />
     public abstract LossInput Input { get; }
@@ -73,13 +64,17 @@ public abstract class LossModule : Module<Tensor, Tensor, Tensor>, ILossFunction
     /// <inheritdoc />
     public abstract Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction);
 
-    /// <summary>Computes the loss with this module's <see cref="Reduction"/>.</summary>
-    public sealed override Tensor forward(Tensor input, Tensor target) => Compute(input, target, Reduction);
+    /// <summary>Computes the loss with this module's <c>reduction</c>.</summary>
+    public sealed override Tensor forward(Tensor input, Tensor target) => Compute(input, target, reduction);
 
     /// <summary>A readable summary: name and hyper-parameters.</summary>
     public override string ToString() => $"{Name}({string.Join(", ", HyperParameters.Select(kv => $"{kv.Key}={kv.Value}"))})";
 
-    private protected static string Format(double? value) => value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "none";
+    private protected static string Text(double? value) => value is { } v ? Format.Number(v) : "none";
+
+    private protected static string Text(Tensor? vector) => vector is null
+        ? "none"
+        : "[" + string.Join(", ", vector.to_type(ScalarType.Float64).cpu().data<double>().ToArray().Select(Format.Number)) + "]";
 }
 
 /// <summary>Base of the two binary focal-loss modules: validated alpha and gamma, recorded as hyper-parameters.</summary>
@@ -100,14 +95,14 @@ public abstract class BinaryFocalLossModule : LossModule
     /// <inheritdoc />
     public override LossTask Task => LossTask.Binary;
     /// <inheritdoc />
-    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string> { ["alpha"] = Format(Alpha), ["gamma"] = Format(Gamma) };
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string> { ["alpha"] = Text(Alpha), ["gamma"] = Text(Gamma) };
 }
 
 /// <summary>Module form of <see cref="Functional.sigmoid_focal_loss"/>.</summary>
 public sealed class SigmoidFocalLoss : BinaryFocalLossModule
 {
     /// <summary>Creates the loss; see <see cref="Functional.sigmoid_focal_loss"/> for the parameters.</summary>
-    public SigmoidFocalLoss(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) : base(Losses.SigmoidFocalName, alpha, gamma, reduction) { }
+    public SigmoidFocalLoss(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.sigmoid_focal_loss), alpha, gamma, reduction) { }
     /// <inheritdoc />
     public override LossInput Input => LossInput.Logits;
     /// <inheritdoc />
@@ -118,7 +113,7 @@ public sealed class SigmoidFocalLoss : BinaryFocalLossModule
 public sealed class FocalLossFromProbabilities : BinaryFocalLossModule
 {
     /// <summary>Creates the loss; see <see cref="Functional.focal_loss_from_probabilities"/> for the parameters.</summary>
-    public FocalLossFromProbabilities(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) : base(Losses.ProbabilityFocalName, alpha, gamma, reduction) { }
+    public FocalLossFromProbabilities(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.focal_loss_from_probabilities), alpha, gamma, reduction) { }
     /// <inheritdoc />
     public override LossInput Input => LossInput.Probabilities;
     /// <inheritdoc />
@@ -130,17 +125,21 @@ public sealed class SoftmaxFocalLoss : LossModule
 {
     private readonly Tensor? alpha;
 
-    /// <summary>Creates the loss; see <see cref="Functional.softmax_focal_loss"/> for the parameters.</summary>
-    public SoftmaxFocalLoss(Tensor? alpha = null, double gamma = 2.0, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) : base(Losses.SoftmaxFocalName, reduction)
+    /// <summary>
+    /// Creates the loss; see <see cref="Functional.softmax_focal_loss"/> for the parameters. A given
+    /// <paramref name="alpha"/> is checked here (1-D, not empty, finite values >= 0); its length must
+    /// equal the class count C of the logits the loss is called with.
+    /// </summary>
+    public SoftmaxFocalLoss(Tensor? alpha = null, double gamma = 2.0, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) : base(nameof(Functional.softmax_focal_loss), reduction)
     {
         Guard.Gamma(gamma);
-        if (alpha is not null && alpha.dim() != 1)
-            throw new ArgumentException($"alpha must be a 1-D tensor of per-class weights, got shape {Guard.Shape(alpha.shape)}", nameof(alpha));
-        this.alpha = alpha?.detach().clone();
+        this.alpha = Guard.ClassWeights(alpha, nameof(alpha));
         (Gamma, IgnoreIndex) = (gamma, ignoreIndex);
         RegisterComponents();
     }
 
+    /// <summary>Per-class weights (a copy), or null for none.</summary>
+    public Tensor? Alpha => alpha;
     /// <summary>Focusing parameter.</summary>
     public double Gamma { get; }
     /// <summary>Target value that is ignored.</summary>
@@ -152,17 +151,17 @@ public sealed class SoftmaxFocalLoss : LossModule
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>
     {
-        ["alpha"] = Losses.FormatVector(alpha), ["gamma"] = Format(Gamma), ["ignore_index"] = IgnoreIndex.ToString(CultureInfo.InvariantCulture),
+        ["alpha"] = Text(alpha), ["gamma"] = Text(Gamma), ["ignoreIndex"] = Format.Number(IgnoreIndex),
     };
     /// <inheritdoc />
     public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.softmax_focal_loss(inputs, targets, alpha, Gamma, IgnoreIndex, reduction);
 }
 
-/// <summary>Baseline module: plain binary cross-entropy on logits.</summary>
-public sealed class BinaryCrossEntropyLoss : LossModule
+/// <summary>Module form of <see cref="Functional.binary_cross_entropy_with_logits"/>: the plain binary cross-entropy baseline.</summary>
+public sealed class BinaryCrossEntropyWithLogitsLoss : LossModule
 {
     /// <summary>Creates the loss.</summary>
-    public BinaryCrossEntropyLoss(Reduction reduction = Reduction.Mean) : base(Losses.BceName, reduction) { }
+    public BinaryCrossEntropyWithLogitsLoss(Reduction reduction = Reduction.Mean) : base(nameof(Functional.binary_cross_entropy_with_logits), reduction) { }
     /// <inheritdoc />
     public override LossInput Input => LossInput.Logits;
     /// <inheritdoc />
@@ -173,11 +172,11 @@ public sealed class BinaryCrossEntropyLoss : LossModule
     public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.binary_cross_entropy_with_logits(inputs, targets, reduction);
 }
 
-/// <summary>Baseline module: alpha-balanced binary cross-entropy on logits (focal loss with gamma = 0).</summary>
-public sealed class BalancedBinaryCrossEntropyLoss : LossModule
+/// <summary>Module form of <see cref="Functional.balanced_binary_cross_entropy_with_logits"/>: alpha-balanced cross-entropy (focal loss with gamma = 0).</summary>
+public sealed class BalancedBinaryCrossEntropyWithLogitsLoss : LossModule
 {
-    /// <summary>Creates the loss.</summary>
-    public BalancedBinaryCrossEntropyLoss(double alpha = 0.25, Reduction reduction = Reduction.Mean) : base(Losses.BalancedBceName, reduction)
+    /// <summary>Creates the loss; <paramref name="alpha"/> in [0, 1] is required (plain cross-entropy is <see cref="BinaryCrossEntropyWithLogitsLoss"/>).</summary>
+    public BalancedBinaryCrossEntropyWithLogitsLoss(double alpha = 0.25, Reduction reduction = Reduction.Mean) : base(nameof(Functional.balanced_binary_cross_entropy_with_logits), reduction)
     {
         Guard.Alpha(alpha);
         Alpha = alpha;
@@ -190,26 +189,26 @@ public sealed class BalancedBinaryCrossEntropyLoss : LossModule
     /// <inheritdoc />
     public override LossTask Task => LossTask.Binary;
     /// <inheritdoc />
-    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string> { ["alpha"] = Format(Alpha) };
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string> { ["alpha"] = Text(Alpha) };
     /// <inheritdoc />
     public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.balanced_binary_cross_entropy_with_logits(inputs, targets, Alpha, reduction);
 }
 
-/// <summary>Baseline module: softmax cross-entropy (PyTorch's <c>cross_entropy</c>).</summary>
+/// <summary>Module form of <see cref="Functional.softmax_cross_entropy"/>: the multi-class cross-entropy baseline (PyTorch's <c>cross_entropy</c>).</summary>
 public sealed class SoftmaxCrossEntropyLoss : LossModule
 {
     private readonly Tensor? weight;
 
-    /// <summary>Creates the loss.</summary>
-    public SoftmaxCrossEntropyLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) : base(Losses.CrossEntropyName, reduction)
+    /// <summary>Creates the loss; a given <paramref name="weight"/> is checked here (1-D, not empty, finite values >= 0).</summary>
+    public SoftmaxCrossEntropyLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) : base(nameof(Functional.softmax_cross_entropy), reduction)
     {
-        if (weight is not null && weight.dim() != 1)
-            throw new ArgumentException($"weight must be a 1-D tensor of per-class weights, got shape {Guard.Shape(weight.shape)}", nameof(weight));
-        this.weight = weight?.detach().clone();
+        this.weight = Guard.ClassWeights(weight, nameof(weight));
         IgnoreIndex = ignoreIndex;
         RegisterComponents();
     }
 
+    /// <summary>Per-class weights (a copy), or null for none.</summary>
+    public Tensor? Weight => weight;
     /// <summary>Target value that is ignored.</summary>
     public long IgnoreIndex { get; }
     /// <inheritdoc />
@@ -219,7 +218,7 @@ public sealed class SoftmaxCrossEntropyLoss : LossModule
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>
     {
-        ["weight"] = Losses.FormatVector(weight), ["ignore_index"] = IgnoreIndex.ToString(CultureInfo.InvariantCulture),
+        ["weight"] = Text(weight), ["ignoreIndex"] = Format.Number(IgnoreIndex),
     };
     /// <inheritdoc />
     public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.softmax_cross_entropy(inputs, targets, weight, IgnoreIndex, reduction);

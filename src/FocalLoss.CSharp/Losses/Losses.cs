@@ -1,4 +1,5 @@
-using System.Globalization;
+using System.Reflection;
+using FocalLoss.Data;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -6,36 +7,10 @@ namespace FocalLoss;
 
 /// <summary>
 /// Factories for the loss modules (TorchSharp's third entry point, beside the functional form and the
-/// sealed module), and a by-name registry so experiments can swap losses from configuration.
+/// sealed module). Each factory has its module's name and its constructor's parameters.
 /// </summary>
 public static class Losses
 {
-    /// <summary>Registry name of <see cref="FocalLoss.SigmoidFocalLoss"/>.</summary>
-    public const string SigmoidFocalName = "sigmoid_focal";
-    /// <summary>Registry name of <see cref="FocalLoss.FocalLossFromProbabilities"/>.</summary>
-    public const string ProbabilityFocalName = "focal_from_probabilities";
-    /// <summary>Registry name of <see cref="FocalLoss.SoftmaxFocalLoss"/>.</summary>
-    public const string SoftmaxFocalName = "softmax_focal";
-    /// <summary>Registry name of <see cref="BinaryCrossEntropyLoss"/>.</summary>
-    public const string BceName = "bce";
-    /// <summary>Registry name of <see cref="BalancedBinaryCrossEntropyLoss"/>.</summary>
-    public const string BalancedBceName = "balanced_bce";
-    /// <summary>Registry name of <see cref="SoftmaxCrossEntropyLoss"/>.</summary>
-    public const string CrossEntropyName = "cross_entropy";
-
-    private static readonly Dictionary<string, string[]> Accepted = new(StringComparer.Ordinal)
-    {
-        [SigmoidFocalName] = ["alpha", "gamma"],
-        [ProbabilityFocalName] = ["alpha", "gamma"],
-        [SoftmaxFocalName] = ["alpha", "gamma", "ignore_index"],
-        [BceName] = [],
-        [BalancedBceName] = ["alpha"],
-        [CrossEntropyName] = ["weight", "ignore_index"],
-    };
-
-    /// <summary>Every name <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = Accepted.Keys.ToList();
-
     /// <summary>Creates a <see cref="FocalLoss.SigmoidFocalLoss"/>.</summary>
     public static SigmoidFocalLoss SigmoidFocalLoss(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) => new(alpha, gamma, reduction);
 
@@ -45,65 +20,49 @@ public static class Losses
     /// <summary>Creates a <see cref="FocalLoss.SoftmaxFocalLoss"/>.</summary>
     public static SoftmaxFocalLoss SoftmaxFocalLoss(Tensor? alpha = null, double gamma = 2.0, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) => new(alpha, gamma, ignoreIndex, reduction);
 
-    /// <summary>Creates a plain binary cross-entropy baseline.</summary>
-    public static BinaryCrossEntropyLoss BCEWithLogitsLoss(Reduction reduction = Reduction.Mean) => new(reduction);
+    /// <summary>Creates a <see cref="FocalLoss.BinaryCrossEntropyWithLogitsLoss"/>, the plain binary cross-entropy baseline.</summary>
+    public static BinaryCrossEntropyWithLogitsLoss BinaryCrossEntropyWithLogitsLoss(Reduction reduction = Reduction.Mean) => new(reduction);
 
-    /// <summary>Creates an alpha-balanced binary cross-entropy baseline.</summary>
-    public static BalancedBinaryCrossEntropyLoss BalancedBCEWithLogitsLoss(double alpha = 0.25, Reduction reduction = Reduction.Mean) => new(alpha, reduction);
+    /// <summary>Creates a <see cref="FocalLoss.BalancedBinaryCrossEntropyWithLogitsLoss"/>, the alpha-balanced baseline.</summary>
+    public static BalancedBinaryCrossEntropyWithLogitsLoss BalancedBinaryCrossEntropyWithLogitsLoss(double alpha = 0.25, Reduction reduction = Reduction.Mean) => new(alpha, reduction);
 
-    /// <summary>Creates a softmax cross-entropy baseline.</summary>
-    public static SoftmaxCrossEntropyLoss CrossEntropyLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) => new(weight, ignoreIndex, reduction);
+    /// <summary>Creates a <see cref="FocalLoss.SoftmaxCrossEntropyLoss"/>, the multi-class baseline.</summary>
+    public static SoftmaxCrossEntropyLoss SoftmaxCrossEntropyLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) => new(weight, ignoreIndex, reduction);
+}
 
-    /// <summary>
-    /// Creates a loss by registry name with hyper-parameters given as strings (as a config file holds
-    /// them): <c>alpha</c>/<c>gamma</c> as numbers, <c>alpha</c> "none" for no weighting, vectors as
-    /// comma-separated numbers, <c>ignore_index</c> as an integer. Unknown names and keys are errors
-    /// that list the valid ones; omitted keys take the factory defaults.
-    /// </summary>
-    public static LossModule Create(string name, IReadOnlyDictionary<string, string>? hyperParameters = null, Reduction reduction = Reduction.Mean)
-    {
-        TorchRuntime.EnsureLoaded();
-        if (!Accepted.TryGetValue(name, out var keys))
-            throw new ArgumentException($"name must be one of {string.Join(", ", Names)}, got '{name}'", nameof(name));
-        var hp = hyperParameters ?? new Dictionary<string, string>();
-        foreach (var key in hp.Keys.Where(k => !keys.Contains(k)))
-            throw new ArgumentException($"hyperParameters for {name} accept {(keys.Length == 0 ? "no keys" : string.Join(", ", keys))}, got '{key}'", nameof(hyperParameters));
-        return name switch
-        {
-            SigmoidFocalName => SigmoidFocalLoss(OptionalNumber(hp, "alpha", 0.25), Number(hp, "gamma", 2.0), reduction),
-            ProbabilityFocalName => FocalLossFromProbabilities(OptionalNumber(hp, "alpha", 0.25), Number(hp, "gamma", 2.0), reduction),
-            SoftmaxFocalName => SoftmaxFocalLoss(Vector(hp, "alpha"), Number(hp, "gamma", 2.0), Integer(hp, "ignore_index", -100), reduction),
-            BceName => BCEWithLogitsLoss(reduction),
-            BalancedBceName => BalancedBCEWithLogitsLoss(Number(hp, "alpha", 0.25), reduction),
-            _ => CrossEntropyLoss(Vector(hp, "weight"), Integer(hp, "ignore_index", -100), reduction),
-        };
-    }
+/// <summary>One loss of the family: its canonical name and what it is for.</summary>
+/// <param name="Name">The canonical name: the name of its functional form in <see cref="Functional"/> and of
+/// <see cref="LossModule.Name"/>; the module class and its <see cref="Losses"/> factory are the same name in PascalCase, with "Loss" appended where the name lacks it.</param>
+/// <param name="Module">The sealed module class.</param>
+/// <param name="Task">Binary or multi-class.</param>
+/// <param name="Input">Logits or probabilities.</param>
+/// <param name="Summary">One line for tables and help texts.</param>
+public sealed record LossInfo(string Name, Type Module, LossTask Task, LossInput Input, string Summary)
+{
+    /// <summary>The hyper-parameters: the module constructor's parameters other than <c>reduction</c>, in order.</summary>
+    public IReadOnlyList<ParameterInfo> HyperParameters =>
+        Module.GetConstructors().Single().GetParameters().Where(p => p.Name != "reduction").ToList();
+}
 
-    internal static string FormatVector(Tensor? vector) => vector is null
-        ? "none"
-        : string.Join(",", vector.to_type(ScalarType.Float64).cpu().data<double>().ToArray().Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+/// <summary>The one table of the family's names. A name that is not here is an error, never another loss.</summary>
+public static class LossRegistry
+{
+    /// <summary>Every loss, in the order the README's table lists them.</summary>
+    public static IReadOnlyList<LossInfo> All { get; } =
+    [
+        new(nameof(Functional.sigmoid_focal_loss), typeof(SigmoidFocalLoss), LossTask.Binary, LossInput.Logits, "focal loss on logits (Lin et al. 2017)"),
+        new(nameof(Functional.focal_loss_from_probabilities), typeof(FocalLossFromProbabilities), LossTask.Binary, LossInput.Probabilities, "the seed tutorial's focal loss on probabilities"),
+        new(nameof(Functional.softmax_focal_loss), typeof(SoftmaxFocalLoss), LossTask.MultiClass, LossInput.Logits, "multi-class focal loss on logits"),
+        new(nameof(Functional.binary_cross_entropy_with_logits), typeof(BinaryCrossEntropyWithLogitsLoss), LossTask.Binary, LossInput.Logits, "plain binary cross-entropy (baseline)"),
+        new(nameof(Functional.balanced_binary_cross_entropy_with_logits), typeof(BalancedBinaryCrossEntropyWithLogitsLoss), LossTask.Binary, LossInput.Logits, "alpha-balanced binary cross-entropy (baseline)"),
+        new(nameof(Functional.softmax_cross_entropy), typeof(SoftmaxCrossEntropyLoss), LossTask.MultiClass, LossInput.Logits, "softmax cross-entropy (baseline)"),
+    ];
 
-    private static double Number(IReadOnlyDictionary<string, string> hp, string key, double fallback) =>
-        hp.TryGetValue(key, out var text) ? ParseNumber(key, text) : fallback;
+    /// <summary>Every canonical name.</summary>
+    public static IReadOnlyList<string> Names { get; } = All.Select(l => l.Name).ToList();
 
-    private static double? OptionalNumber(IReadOnlyDictionary<string, string> hp, string key, double fallback) =>
-        !hp.TryGetValue(key, out var text) ? fallback : text == "none" ? null : ParseNumber(key, text);
-
-    private static long Integer(IReadOnlyDictionary<string, string> hp, string key, long fallback)
-    {
-        if (!hp.TryGetValue(key, out var text)) return fallback;
-        return long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw new ArgumentException($"{key} must be an integer, got '{text}'", key);
-    }
-
-    private static Tensor? Vector(IReadOnlyDictionary<string, string> hp, string key) =>
-        !hp.TryGetValue(key, out var text) || text == "none"
-            ? null
-            : tensor(text.Split(',').Select(part => ParseNumber(key, part.Trim())).ToArray(), ScalarType.Float32);
-
-    private static double ParseNumber(string key, string text) =>
-        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw new ArgumentException($"{key} must be a number, got '{text}'", key);
+    /// <summary>The entry of <paramref name="name"/>; an unknown name is an error that lists the valid ones.</summary>
+    public static LossInfo Get(string name) =>
+        All.SingleOrDefault(l => l.Name == name)
+        ?? throw new ArgumentException($"name must be one of {string.Join(", ", Names)}, got '{name}'", nameof(name));
 }

@@ -1,3 +1,5 @@
+using FocalLoss.Infrastructure;
+
 namespace FocalLoss.Metrics;
 
 /// <summary>Every binary metric of one evaluation, as <see cref="BinaryMetrics.Evaluate"/> computes them.</summary>
@@ -52,7 +54,7 @@ public static class BinaryMetrics
     {
         Check(scores, labels);
         if (!double.IsFinite(threshold))
-            throw new ArgumentException($"threshold must be finite, got {Guard.Num(threshold)}", nameof(threshold));
+            throw new ArgumentException($"threshold must be finite, got {Format.Number(threshold)}", nameof(threshold));
         int tp = 0, fp = 0, tn = 0, fn = 0;
         for (var i = 0; i < scores.Length; i++)
         {
@@ -274,7 +276,7 @@ public static class BinaryMetrics
         foreach (var y in labels)
             if (y is not (0 or 1)) throw new ArgumentException($"labels must be 0 or 1, got {y}", nameof(labels));
         foreach (var s in scores)
-            if (!(s >= 0 && s <= 1)) throw new ArgumentException($"scores must be probabilities in [0, 1], got {Guard.Num(s)}", nameof(scores));
+            if (!(s >= 0 && s <= 1)) throw new ArgumentException($"scores must be probabilities in [0, 1], got {Format.Number(s)}", nameof(scores));
     }
 
     /// <summary>Validates, then <see cref="Sweep"/>.</summary>

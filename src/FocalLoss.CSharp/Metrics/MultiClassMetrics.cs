@@ -1,3 +1,5 @@
+using FocalLoss.Infrastructure;
+
 namespace FocalLoss.Metrics;
 
 /// <summary>Every multi-class metric of one evaluation.</summary>
@@ -83,7 +85,7 @@ public static class MultiClassMetrics
             for (var k = 0; k < classes; k++)
             {
                 var p = probabilities[i * classes + k];
-                if (!(p >= 0 && p <= 1)) throw new ArgumentException($"probabilities must lie in [0, 1], got {Guard.Num(p)} at row {i}, class {k}", nameof(probabilities));
+                if (!(p >= 0 && p <= 1)) throw new ArgumentException($"probabilities must lie in [0, 1], got {Format.Number(p)} at row {i}, class {k}", nameof(probabilities));
                 if (p > probabilities[i * classes + best]) best = k;
             }
             predicted[i] = best;

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using FocalLoss.Infrastructure;
 
 namespace FocalLoss.Models;
 
@@ -128,7 +129,7 @@ public sealed class DigitCnn : Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         if (input.dim() != 4 || input.shape[1] != 1 || input.shape[2] != 28 || input.shape[3] != 28)
-            throw new ArgumentException($"input must be [N, 1, 28, 28], got {Guard.Shape(input.shape)}", nameof(input));
+            throw new ArgumentException($"input must be [N, 1, 28, 28], got {Format.Shape(input.shape)}", nameof(input));
         using var maps = features.forward(input);
         using var flat = maps.flatten(1);
         var logits = head.forward(flat);

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using FocalLoss.Runtime;
+using FocalLoss.Infrastructure;
 
 namespace FocalLoss;
 
@@ -195,7 +196,7 @@ public static class TorchRuntime
         if (File.Exists(target) && File.ReadAllBytes(target).AsSpan().SequenceEqual(patched))
             return target;
         // Atomic: a concurrent process sees the old copy or the new one, never half of it.
-        Training.AtomicFile.Write(target, temp => File.WriteAllBytes(temp, patched));
+        Infrastructure.AtomicFile.Write(target, temp => File.WriteAllBytes(temp, patched));
         return target;
     }
 

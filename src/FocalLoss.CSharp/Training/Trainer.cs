@@ -7,6 +7,7 @@ using FocalLoss.Metrics;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using FocalLoss.Infrastructure;
 
 namespace FocalLoss.Training;
 
@@ -55,13 +56,13 @@ public sealed record TrainerConfig
     public TrainerConfig Validate()
     {
         if (Optimizer is not ("sgd" or "adam")) throw new ArgumentException($"Optimizer must be 'sgd' or 'adam', got '{Optimizer}'", nameof(Optimizer));
-        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentException($"LearningRate must be finite and > 0, got {Guard.Num(LearningRate)}", nameof(LearningRate));
-        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"Momentum must be in [0, 1), got {Guard.Num(Momentum)}", nameof(Momentum));
-        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"WeightDecay must be finite and >= 0, got {Guard.Num(WeightDecay)}", nameof(WeightDecay));
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentException($"LearningRate must be finite and > 0, got {Format.Number(LearningRate)}", nameof(LearningRate));
+        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"Momentum must be in [0, 1), got {Format.Number(Momentum)}", nameof(Momentum));
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"WeightDecay must be finite and >= 0, got {Format.Number(WeightDecay)}", nameof(WeightDecay));
         if (BatchSize < 1) throw new ArgumentException($"BatchSize must be >= 1, got {BatchSize}", nameof(BatchSize));
         if (Epochs < 1) throw new ArgumentException($"Epochs must be >= 1, got {Epochs}", nameof(Epochs));
         if (!Enum.IsDefined(Reduction)) throw new ArgumentException($"Reduction must be Mean or Sum, got {(int)Reduction}", nameof(Reduction));
-        if (!(Threshold >= 0 && Threshold <= 1)) throw new ArgumentException($"Threshold must be in [0, 1], got {Guard.Num(Threshold)}", nameof(Threshold));
+        if (!(Threshold >= 0 && Threshold <= 1)) throw new ArgumentException($"Threshold must be in [0, 1], got {Format.Number(Threshold)}", nameof(Threshold));
         Devices.Resolve(Device);
         return this;
     }
@@ -70,35 +71,14 @@ public sealed record TrainerConfig
 /// <summary>One epoch: mean per-sample training loss and the evaluation metrics after it.</summary>
 public sealed record EpochRecord(int Epoch, long Steps, double TrainLoss, IReadOnlyDictionary<string, double> Metrics, double Seconds);
 
-/// <summary>The outcome of a run. A diverged run (non-finite loss) is data, not an exception.</summary>
+/// <summary>
+/// The outcome of a run. A diverged run (non-finite loss or gradient) is data, not an exception: training
+/// stopped before applying the non-finite step, and <c>FinalMetrics</c> describe the weights it kept.
+/// </summary>
 public sealed record TrainResult(
     string Device, bool Diverged, long? DivergedAtStep, long Steps,
     IReadOnlyList<EpochRecord> Epochs, IReadOnlyDictionary<string, double> FinalMetrics, double Seconds);
 
-/// <summary>Resolves device names.</summary>
-public static class Devices
-{
-    /// <summary>
-    /// <c>auto</c> is CUDA when <c>torch.cuda.is_available()</c>, else CPU; <c>cpu</c>; <c>cuda</c> and
-    /// <c>cuda:N</c> require CUDA (and N below the device count) and fail with a clear message otherwise.
-    /// </summary>
-    public static Device Resolve(string name)
-    {
-        TorchRuntime.EnsureLoaded();
-        if (name == "auto") return cuda.is_available() ? CUDA : CPU;
-        if (name == "cpu") return CPU;
-        if (name == "cuda" || name.StartsWith("cuda:", StringComparison.Ordinal))
-        {
-            if (!cuda.is_available())
-                throw new ArgumentException($"Device '{name}' needs CUDA, but torch.cuda.is_available() is false (this libtorch build or machine has no CUDA); use 'auto' or 'cpu'", "Device");
-            if (name == "cuda") return CUDA;
-            if (!int.TryParse(name.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var index) || index >= cuda.device_count())
-                throw new ArgumentException($"Device '{name}' must be cuda:N with N in [0, {cuda.device_count() - 1}]", "Device");
-            return device(name);
-        }
-        throw new ArgumentException($"Device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got '{name}'", "Device");
-    }
-}
 
 /// <summary>
 /// Trains a model on a dataset with a loss from the family, on whatever device is present. Deterministic on
@@ -149,6 +129,7 @@ public static class Trainer
         var evalData = evalOnDevice ?? eval ?? data;
         var reduction = config.Reduction == BatchReduction.Sum ? Reduction.Sum : Reduction.Mean;
         using var optimizer = CreateOptimizer(model, config);
+        var parameters = model.parameters().ToArray();
         using var shuffle = new Generator((ulong)(config.Seed + 1));
         var n = data.Count;
         var stepsPerEpoch = (n + config.BatchSize - 1) / config.BatchSize;
@@ -173,14 +154,16 @@ public static class Trainer
                 var value = loss.Compute(inputs, data.Labels.index_select(0, index), reduction);
                 optimizer.zero_grad();
                 value.backward();
-                optimizer.step();
                 step++;
-                var v = value.item<float>();
-                if (!float.IsFinite(v))
+                // The step is taken only from a finite loss with finite gradients, so a diverged run stops
+                // with the last finite weights, and its final metrics below describe those weights.
+                if (!IsFinite(value, parameters))
                 {
                     divergedAt = step;
                     break;
                 }
+                optimizer.step();
+                var v = value.item<float>();
                 lossSum += config.Reduction == BatchReduction.Sum ? v : v * index.shape[0];
                 progress.Report(step);
             }
@@ -193,8 +176,11 @@ public static class Trainer
             onEpoch?.Invoke(record);
         }
         progress.Done();
-        return new TrainResult(device.ToString(), divergedAt is not null, divergedAt, step, epochs,
-            epochs.Count > 0 ? epochs[^1].Metrics : new Dictionary<string, double>(), clock.Elapsed.TotalSeconds);
+        // A diverged run's metrics are those of the weights it returns (the last finite ones), evaluated
+        // now: the last completed epoch's metrics would describe an earlier model.
+        var final = divergedAt is not null ? Evaluate(model, evalData, config.Threshold)
+            : epochs.Count > 0 ? epochs[^1].Metrics : new Dictionary<string, double>();
+        return new TrainResult(device.ToString(), divergedAt is not null, divergedAt, step, epochs, final, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>
@@ -237,6 +223,16 @@ public static class Trainer
         return values.ToDictionary(kv => kv.Key, kv => kv.Value);
     }
 
+    /// <summary>One host synchronisation: the loss and every gradient are finite.</summary>
+    private static bool IsFinite(Tensor value, TorchSharp.Modules.Parameter[] parameters)
+    {
+        using var scope = NewDisposeScope();
+        var finite = value.detach().isfinite().all();
+        foreach (var p in parameters)
+            if (p.grad is { } g) finite = finite.logical_and(g.isfinite().all());
+        return finite.item<bool>();
+    }
+
     private static optim.Optimizer CreateOptimizer(Module<Tensor, Tensor> model, TrainerConfig config) => config.Optimizer switch
     {
         "adam" => optim.Adam(model.parameters(), config.LearningRate, weight_decay: config.WeightDecay),
@@ -256,6 +252,12 @@ public static class Checkpoint
     /// </summary>
     public static void Save(string directory, Module<Tensor, Tensor> model, TrainerConfig config)
     {
+        foreach (var (name, p) in model.named_parameters())
+        {
+            using var finite = p.isfinite().all();
+            if (!finite.item<bool>())
+                throw new ArgumentException($"model parameter '{name}' holds non-finite values (a diverged model?): a checkpoint must hold finite weights", nameof(model));
+        }
         AtomicFile.Write(Path.Combine(directory, "model.bin"), temp => model.save(temp));
         AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), JsonSerializer.Serialize(config, Json));
     }
@@ -273,68 +275,4 @@ public static class Checkpoint
     }
 }
 
-/// <summary>Writes files through a temporary file in the same folder and a rename: readers see the old or the new file, never half.</summary>
-public static class AtomicFile
-{
-    /// <summary>
-    /// Lets <paramref name="writeTo"/> write a temporary file beside <paramref name="path"/>, then renames it
-    /// over <paramref name="path"/> (atomic on one file system). The temporary file is removed if writing fails.
-    /// </summary>
-    public static void Write(string path, Action<string> writeTo)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            writeTo(temp);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
 
-    /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> atomically.</summary>
-    public static void WriteAllText(string path, string text) => Write(path, temp => File.WriteAllText(temp, text));
-}
-
-/// <summary>A one-line progress bar on stderr; silent when stderr is redirected, when disabled, or for runs under 2 s.</summary>
-public sealed class ProgressBar
-{
-    private readonly string label;
-    private readonly long total;
-    private readonly bool enabled;
-    private readonly Stopwatch clock = Stopwatch.StartNew();
-    private long lastDraw = -1;
-    private bool drawn;
-
-    /// <summary>Creates the bar; nothing is drawn until 2 s have passed.</summary>
-    public ProgressBar(string label, long total, bool enabled = true)
-    {
-        this.label = label;
-        this.total = Math.Max(1, total);
-        this.enabled = enabled && !Console.IsErrorRedirected;
-    }
-
-    /// <summary>Reports <paramref name="done"/> of the total; redraws at most 4 times a second.</summary>
-    public void Report(long done)
-    {
-        if (!enabled) return;
-        var ms = clock.ElapsedMilliseconds;
-        if (ms < 2000 || ms - lastDraw < 250) return;
-        lastDraw = ms;
-        drawn = true;
-        var fraction = Math.Min(1.0, (double)done / total);
-        var left = fraction > 0 ? TimeSpan.FromMilliseconds(ms / fraction - ms) : TimeSpan.Zero;
-        var bar = new string('#', (int)(fraction * 30)).PadRight(30, '.');
-        Console.Error.Write($"\r{label} [{bar}] {done} done, {total - done} left, {fraction:P0}, about {left:mm\\:ss} to go   ");
-    }
-
-    /// <summary>Ends the line if anything was drawn.</summary>
-    public void Done()
-    {
-        if (drawn) Console.Error.WriteLine();
-    }
-}
