@@ -1,26 +1,22 @@
 // What: reruns the seed tutorial (shared/seed/README.md) faithfully over many seeds, with the batch-sum
 // gradient its MindSpore code really applies and with the batch mean, and writes
 // results/seed-replication/runs.csv and summary.csv (median, min, max beside the seed's reported numbers).
-// How: dotnet build -c Release && dotnet fsi experiments/seed-replication.fsx [--seeds 20] [--device auto]
+// How: dotnet build -c Release && dotnet fsi experiments/seed-replication.fsx [--seeds 20] [--device auto] (--help lists the options)
 #load "load.fsx"
 open System.IO
 open Analysis
-open FocalLoss.Experiments
-open FocalLoss.Training
+open Analysis.Config
+open Analysis.SeedReplication
 
-let options =
-    ScriptArgs.parse
-        [ { Name = "seeds"; Default = "20"; Help = "number of seeds, 0..N-1" }
-          { Name = "device"; Default = "auto"; Help = "auto, cpu, cuda or cuda:N" } ]
-        (ScriptArgs.scriptArguments fsi.CommandLineArgs)
-let seeds = ScriptArgs.int options "seeds"
-let device = Devices.Resolve options["device"]
-printfn "device: %O; config: %A" device (SeedReplication.Config(0L, BatchReduction.Sum, options["device"]))
-
+let seeds, device = Cli.seedReplication "seed-replication.fsx" (Cli.scriptArguments fsi.CommandLineArgs)
+printfn "device: %O; seeds 0..%d; config: %A" (FocalLoss.Infrastructure.Devices.Resolve(Device.text device)) (seeds - 1) (trainerConfig 0 BatchSum device)
 let runs =
-    SeedReplication.Run([ 0L .. int64 seeds - 1L ], [ BatchReduction.Sum; BatchReduction.Mean ], options["device"],
-                        fun r -> printfn "seed %2d %-4s w %.5f b %.5f p(-1) %.6f test accuracy %.4f%s" r.Seed r.Reduction r.W r.B r.PAtMinus1 r.TestAccuracy (if r.Diverged then " DIVERGED" else ""))
-let dir = Path.Combine(__SOURCE_DIRECTORY__, "..", "results", "seed-replication")
-SeedReplication.Write(dir, runs)
-printfn "%s" (SeedReplication.SummaryCsv(SeedReplication.Summarise runs))
-printfn "wrote %s" (Path.GetFullPath dir)
+    [ for reduction in [ BatchSum; BatchMean ] do
+        for seed in 0 .. seeds - 1 do
+            let r = runOne device reduction seed
+            printfn "seed %2d %-9A w %.5f b %.5f p(-1) %.6f test accuracy %.4f%s" r.Seed r.Reduction r.W r.B r.PAtMinus1 r.TestAccuracy (if r.Diverged then " DIVERGED" else "")
+            yield r ]
+let dir = Path.Combine(Data.repoRoot, "results", "seed-replication")
+write dir runs
+printfn "%s" (summaryCsv (summarise runs))
+printfn "wrote %s" dir

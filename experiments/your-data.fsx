@@ -1,35 +1,28 @@
 // What: the focal-vs-cross-entropy comparison on any CSV you bring: a header row, numeric feature columns
-// and a label column of 0/1 (binary) or class ids 0..C-1. 30 % is held out (stratified, per seed); features
-// are standardised on the training split only. Writes results/your-data/<file name>/report.html and summary.md.
-// How: dotnet build -c Release && dotnet fsi experiments/your-data.fsx --data FILE.csv --label COLUMN [--model logistic --seeds 5 --epochs 20]
+// and a label column of class ids 0..C-1 (0/1 for a binary task). The task and the class count come from the
+// labels. 30 % is held out (stratified, per seed); features are standardised on the training split only.
+// Writes results/your-data/<file name>/report.html and summary.md.
+// How: dotnet build -c Release && dotnet fsi experiments/your-data.fsx --data FILE.csv --label COLUMN [--model logistic --seeds 5 --epochs 20] (--help lists the options)
 #load "load.fsx"
 open System.IO
 open Analysis
 open Analysis.Config
 
-let options =
-    ScriptArgs.parse
-        (Experiment.standardOptions 5 20
-         @ [ { Name = "data"; Default = ""; Help = "the CSV file" }
-             { Name = "label"; Default = "label"; Help = "the label column" }
-             { Name = "model"; Default = "logistic"; Help = "logistic or mlp" } ])
-        (ScriptArgs.scriptArguments fsi.CommandLineArgs)
-let table = FocalLoss.Data.CsvTable.Load(options["data"], options["label"])   // fails early, naming file, line and column
-let multiClass = table.NumClasses > 2
-printfn "%s: %d rows, %d features, %d classes" options["data"] table.Rows.Length table.FeatureNames.Count table.NumClasses
+let cli = Cli.yourData "your-data.fsx" (Cli.scriptArguments fsi.CommandLineArgs)
 let baseConfig =
-    Experiment.applyStandard options
-        { defaults with Experiment = Path.Combine("your-data", Path.GetFileNameWithoutExtension(options["data"]))
-                        Dataset = "csv"; CsvPath = Path.GetFullPath(options["data"]); LabelColumn = options["label"]; Model = options["model"] }
+    Experiment.applyStandard cli.Sweep
+        { defaults with Experiment = Path.Combine("your-data", Path.GetFileNameWithoutExtension cli.Csv); Dataset = Csv(cli.Csv, cli.Label); Model = cli.Model }
+let facts = match Data.facts baseConfig with Ok f -> f | Error e -> failwith e     // reads the file once; errors name file, line and column
+printfn "%s: %d + %d rows (train + test), features %A, task %A" cli.Csv facts.TrainCount facts.TestCount facts.FeatureShape facts.Task
 let losses : (RunConfig -> RunConfig) list =
-    if multiClass then
-        [ (fun c -> { c with Loss = "cross_entropy" }); (fun c -> { c with Loss = "softmax_focal"; Alpha = -1.0; Gamma = 2.0 }) ]
-    else
-        [ (fun c -> { c with Loss = "bce" }); (fun c -> { c with Loss = "balanced_bce"; Alpha = 0.25 })
-          (fun c -> { c with Loss = "sigmoid_focal"; Alpha = 0.25; Gamma = 2.0 }); (fun c -> { c with Loss = "sigmoid_focal"; Alpha = -1.0; Gamma = 2.0 }) ]
-let fileName = Path.GetFileName(options["data"])
-let labelColumn = options["label"]
+    match facts.Task with
+    | MultiClass _ ->
+        [ (fun c -> { c with Loss = SoftmaxCrossEntropy }); (fun c -> { c with Loss = SoftmaxFocal(None, 2.0) }) ]
+    | Binary ->
+        [ (fun c -> { c with Loss = BinaryCrossEntropy }); (fun c -> { c with Loss = BalancedBinaryCrossEntropy 0.25 })
+          (fun c -> { c with Loss = SigmoidFocal(Some 0.25, 2.0) }); (fun c -> { c with Loss = SigmoidFocal(None, 2.0) }) ]
+let fileName = Path.GetFileName cli.Csv
 Experiment.runAndReport $"Focal loss against cross-entropy on {fileName}"
-    $"Your data: {table.Rows.Length} rows, {table.FeatureNames.Count} features, label column '{labelColumn}', {table.NumClasses} classes; 30 %% held out per seed (stratified)."
-    options (grid baseConfig [ id ] losses (Experiment.seeds options))
+    $"Your data: {facts.TrainCount + facts.TestCount} rows, label column '{cli.Label}', task {facts.Task}; 30 %% held out per seed (stratified)."
+    cli.Sweep (Experiment.grid baseConfig [ id ] losses (Experiment.seeds cli.Sweep))
 |> ignore

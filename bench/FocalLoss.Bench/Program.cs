@@ -3,7 +3,7 @@
 // forward+backward, N = 1e4 .. 1e7, 1 and 2 intra-op threads. Prints a markdown table with medians and
 // the ratio workbench / torchvision (below 1 = the workbench is faster).
 //
-// Usage: dotnet run -c Release --project bench/FocalLoss.Bench [-- --sizes 10000,100000 --min-seconds 1]
+// Usage: dotnet run -c Release --project bench/FocalLoss.Bench [-- --sizes 10000,100000 --min-seconds 1] (-- --help lists the options)
 // bench/run.sh runs it twice: with glibc's default allocator and with
 // GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1099511627776 (see bench/README.md).
 using System.Diagnostics;
@@ -13,23 +13,12 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-if (args.Length > 0 && args[0] == "seed-loop")
-    return SeedLoopBench.Run(args.Skip(1).ToArray());
-var sizes = new long[] { 10_000, 100_000, 1_000_000, 10_000_000 };
-var threads = new[] { 1, 2 };
-var minSeconds = 1.0;
-for (var i = 0; i < args.Length; i++)
-{
-    switch (args[i])
-    {
-        case "--sizes": sizes = args[++i].Split(',').Select(long.Parse).ToArray(); break;
-        case "--threads": threads = args[++i].Split(',').Select(int.Parse).ToArray(); break;
-        case "--min-seconds": minSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
-        default:
-            Console.Error.WriteLine($"unknown option '{args[i]}'; valid: seed-loop [--repeats R] as the first word, or --sizes N,N,... --threads T,T --min-seconds S");
-            return 2;
-    }
-}
+var options = Analysis.Cli.bench(args);   // Argu: typed options, --help, errors listing the valid ones
+if (options.SeedLoopRepeats is { } repeats)
+    return SeedLoopBench.Run(repeats.Value);
+var sizes = options.Sizes.ToArray();
+var threads = options.Threads.ToArray();
+var minSeconds = options.MinSeconds;
 
 var runtime = TorchRuntime.EnsureLoaded();
 Console.WriteLine($"# sigmoid_focal_loss benchmark (float32, alpha 0.25, gamma 2, reduction mean)");
@@ -69,9 +58,7 @@ foreach (var threadCount in threads)
         Action wb = () => Step(() => Functional.sigmoid_focal_loss(x, t), x, backward);
         Action wbUnchecked = () =>
         {
-            Guard.CheckTensorValues = false;
-            try { Step(() => Functional.sigmoid_focal_loss(x, t), x, backward); }
-            finally { Guard.CheckTensorValues = true; }
+            using (Guard.WithoutValueChecks()) Step(() => Functional.sigmoid_focal_loss(x, t), x, backward);
         };
         var (a, b, c) = Measure(tv, wb, wbUnchecked, minSeconds);
         Console.WriteLine($"| {n:0.#e+0} | {threadCount} | {(backward ? "fwd+bwd" : "fwd")} | {a:F3} | {b:F3} | {b / a:F2} | {c:F3} | {c / a:F2} |");

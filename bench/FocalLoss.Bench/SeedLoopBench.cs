@@ -13,14 +13,8 @@ using static TorchSharp.torch;
 
 internal static class SeedLoopBench
 {
-    public static int Run(string[] args)
+    public static int Run(int repeats)
     {
-        var repeats = 3;
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--repeats" && i + 1 < args.Length) repeats = int.Parse(args[++i]);
-            else { Console.Error.WriteLine($"unknown option '{args[i]}'; valid: --repeats R"); return 2; }
-        }
         TorchRuntime.EnsureLoaded();
         set_num_threads(1);
         Console.WriteLine("# Seed experiment training loop: 10,000 samples, batch 16, 10 epochs = 6,250 steps, 1 thread");

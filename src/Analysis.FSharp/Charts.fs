@@ -28,15 +28,15 @@ let gradientVsPt (id: string) (points: LossCurves.LossPoint list) =
 let metricVsGamma (id: string) (dataset: string) (metric: string) (summary: Frame<int, string>) =
     let rows =
         summary.Rows.Values
-        |> Seq.filter (fun r -> r.GetAs<string> "Dataset" = dataset && r.GetAs<string> "Metric" = metric && r.GetAs<string> "Loss" = "sigmoid_focal")
+        |> Seq.filter (fun r -> r.GetAs<string> "Dataset" = dataset && r.GetAs<string> "Metric" = metric && r.GetAs<string> "Loss" = nameof FocalLoss.Functional.sigmoid_focal_loss)
         |> List.ofSeq
-    rows |> List.groupBy (fun r -> r.GetAs<float> "Alpha")
+    rows |> List.groupBy (fun r -> r.TryGetAs<float> "Alpha" |> OptionalValue.asOption)   // NaN (no alpha) reads as missing
     |> List.sortBy fst
     |> List.map (fun (alpha, rs) ->
         let rs = rs |> List.sortBy (fun r -> r.GetAs<float> "Gamma")
         let value (r: ObjectSeries<string>) k = r.TryGetAs<float> k |> OptionalValue.asOption |> Option.defaultValue nan
         Scatter(x = (rs |> List.map (fun r -> value r "Gamma")), y = (rs |> List.map (fun r -> value r "Mean")), mode = "lines+markers",
-                name = (if alpha < 0.0 then "alpha none" else $"alpha = {alpha}"),
+                name = (match alpha with None -> "alpha none" | Some a -> $"alpha = {a}"),
                 error_y = Error_y(``type`` = "data", symmetric = false,
                                   array = (rs |> List.map (fun r -> value r "Hi" - value r "Mean")),
                                   arrayminus = (rs |> List.map (fun r -> value r "Mean" - value r "Lo")))))
@@ -47,7 +47,7 @@ let metricVsGamma (id: string) (dataset: string) (metric: string) (summary: Fram
 let alphaGammaHeatmap (id: string) (dataset: string) (metric: string) (summary: Frame<int, string>) =
     let rows =
         summary.Rows.Values
-        |> Seq.filter (fun r -> r.GetAs<string> "Dataset" = dataset && r.GetAs<string> "Metric" = metric && r.GetAs<string> "Loss" = "sigmoid_focal" && r.GetAs<float> "Alpha" >= 0.0)
+        |> Seq.filter (fun r -> r.GetAs<string> "Dataset" = dataset && r.GetAs<string> "Metric" = metric && r.GetAs<string> "Loss" = nameof FocalLoss.Functional.sigmoid_focal_loss && (r.TryGetAs<float> "Alpha").HasValue)
         |> List.ofSeq
     let alphas = rows |> List.map (fun r -> r.GetAs<float> "Alpha") |> List.distinct |> List.sort
     let gammas = rows |> List.map (fun r -> r.GetAs<float> "Gamma") |> List.distinct |> List.sort
@@ -60,7 +60,8 @@ let alphaGammaHeatmap (id: string) (dataset: string) (metric: string) (summary: 
 
 /// Curves of one dataset from a long curve frame (Dataset, Series, X, Y), one line per series.
 let curves (id: string) (title: string) (xTitle: string) (yTitle: string) (dataset: string) (diagonal: bool) (frame: Frame<int, string>) =
-    let rows = frame.Rows.Values |> Seq.filter (fun r -> r.GetAs<string> "Dataset" = dataset) |> List.ofSeq
+    // A NaN coordinate (an undefined metric) reads as missing in Deedle: such points are not drawn.
+    let rows = frame.Rows.Values |> Seq.filter (fun r -> r.GetAs<string> "Dataset" = dataset && (r.TryGetAs<float> "X").HasValue && (r.TryGetAs<float> "Y").HasValue) |> List.ofSeq
     let traces =
         rows |> List.groupBy (fun r -> r.GetAs<string> "Series")
         |> List.map (fun (series, rs) -> Scatter(x = (rs |> List.map (fun r -> r.GetAs<float> "X")), y = (rs |> List.map (fun r -> r.GetAs<float> "Y")), mode = (if diagonal then "lines+markers" else "lines"), name = series))

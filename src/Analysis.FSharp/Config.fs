@@ -1,198 +1,383 @@
-/// Experiment definitions: one immutable run configuration with commented defaults, validation that
-/// names the field, a stable id (hash of the config), and grid helpers.
+/// Experiment definitions as typed values: a run is one immutable record whose every field is a
+/// discriminated union or a number, so a setting either reaches the computation or is refused. Each loss
+/// carries exactly the hyper-parameters it uses (no sentinel for "off", no string map to the C# losses).
+/// Validation names the field, the expectation and the value; a run's id hashes the whole config and the
+/// content of every file it reads.
 module Analysis.Config
 
 open System
 open System.Globalization
+open System.IO
 open System.Security.Cryptography
 open System.Text
+open System.Text.Json
+open System.Text.Json.Serialization
+open System.Text.RegularExpressions
+open FocalLoss
 
-/// One training run. An experiment is a list of these, usually a grid (losses x alpha x gamma x dataset x seeds).
-/// Alpha = -1 means "no class weighting" (torchvision's convention), and is what losses without alpha record.
+/// Sizes of a synthetic dataset's two splits (the test set is drawn with its own seed).
+type Sizes = { Train: int; Test: int }
+
+/// The data a run trains and is scored on. Each case carries exactly the settings its generator uses.
+type Dataset =
+    /// The seed tutorial's task: x ~ U(-10, 10), y = 1 if 2x + 3 > 0 (one feature).
+    | SeedLine of sizes: Sizes
+    /// The seed's one feature with the boundary moved to a positive rate; a fraction of training labels flipped.
+    | Line of sizes: Sizes * positiveRate: float * labelNoise: float
+    /// Two Gaussian classes 2 sd apart in `features` dimensions; a fraction of training labels flipped.
+    | Gaussian of sizes: Sizes * features: int * positiveRate: float * labelNoise: float
+    /// 2-D: a flood of easy negatives far away and a band of hard negatives overlapping few positives.
+    | DenseEasyNegatives of sizes: Sizes * positiveRate: float
+    /// One real digit (data/mnist-10k) against the rest at a positive rate; 30 % held out.
+    | MnistOneVsRest of digit: int * positiveRate: float
+    /// The ten real digits with class counts decaying geometrically to an imbalance ratio; 30 % held out.
+    | MnistLongTailed of imbalanceRatio: float
+    /// A CSV file with a header, numeric features and a label column of class ids 0..C-1; 30 % held out,
+    /// features standardised on the training split only.
+    | Csv of path: string * labelColumn: string
+
+/// The model trained: its architecture and what it needs.
+type Model =
+    /// The seed's single unit (inputs -> 1) with Normal(0, 0.02) initialisation; binary tasks only.
+    | Linear
+    /// One linear layer, PyTorch's default initialisation.
+    | Logistic
+    /// Two hidden ReLU layers of the given width.
+    | Mlp of hidden: int
+    /// A small convolutional network for 28 x 28 digit images.
+    | Cnn
+
+/// A loss of the family with its own hyper-parameters; `None` turns an optional weighting off.
+type Loss =
+    /// Plain binary cross-entropy on logits: the baseline of binary tasks.
+    | BinaryCrossEntropy
+    /// Alpha-balanced binary cross-entropy (focal loss with gamma = 0); alpha in [0, 1] weights the positives.
+    | BalancedBinaryCrossEntropy of alpha: float
+    /// Focal loss on logits (Lin et al. 2017); alpha in [0, 1] or None, gamma >= 0.
+    | SigmoidFocal of alpha: float option * gamma: float
+    /// The seed tutorial's focal loss on probabilities; alpha in [0, 1] or None, gamma >= 0.
+    | FocalFromProbabilities of alpha: float option * gamma: float
+    /// Softmax cross-entropy: the baseline of multi-class tasks.
+    | SoftmaxCrossEntropy
+    /// Multi-class focal loss; per-class alpha (length C, finite, >= 0) or None, gamma >= 0.
+    | SoftmaxFocal of alpha: float[] option * gamma: float
+
+/// The optimiser and its settings.
+type Optimizer =
+    /// SGD with momentum in [0, 1).
+    | Sgd of learningRate: float * momentum: float
+    /// Adam with PyTorch's default betas.
+    | Adam of learningRate: float
+
+/// Where a run trains.
+type Device =
+    /// CUDA when available, else the CPU.
+    | Auto
+    | Cpu
+    /// CUDA (`None`: the current device; `Some n`: cuda:n).
+    | Cuda of index: int option
+
+/// How a batch's per-sample losses become the number that is differentiated.
+type BatchReduction =
+    /// The batch mean (PyTorch's default).
+    | BatchMean
+    /// The batch sum (what the seed's MindSpore code trains with).
+    | BatchSum
+
+/// One training run. An experiment is a list of these, usually a grid (datasets x losses x seeds).
 type RunConfig =
-    { /// Results go to results/<Experiment>/.
+    { /// Results go to results/<Experiment>/ (excluded from the run id).
       Experiment: string
-      /// seed-line | line | gaussian | dense-easy-negatives | mnist-one-vs-rest | mnist-long-tailed | csv
-      Dataset: string
-      /// Fraction of positives (line, gaussian, dense-easy-negatives, mnist-one-vs-rest).
-      PositiveRate: float
-      /// Fraction of training labels flipped (line, gaussian); test labels stay clean.
-      LabelNoise: float
-      /// Number of features (gaussian).
-      Features: int
-      /// Training samples (synthetic datasets).
-      TrainCount: int
-      /// Test samples (synthetic datasets); real data uses a 30 % stratified split instead.
-      TestCount: int
-      /// The positive digit (mnist-one-vs-rest).
-      Digit: int
-      /// Largest over smallest class count (mnist-long-tailed).
-      ImbalanceRatio: float
-      /// The file (csv).
-      CsvPath: string
-      /// The label column (csv).
-      LabelColumn: string
-      /// linear | logistic | mlp | cnn
-      Model: string
-      /// Hidden width of the mlp.
-      Hidden: int
-      /// A name from FocalLoss.Losses.Names.
-      Loss: string
-      /// Positive-class weight in [0, 1], or -1 for none.
-      Alpha: float
-      /// Focusing parameter >= 0 (0 for cross-entropy baselines).
-      Gamma: float
-      /// sgd | adam
-      Optimizer: string
-      LearningRate: float
-      /// SGD momentum.
-      Momentum: float
+      Dataset: Dataset
+      Model: Model
+      Loss: Loss
+      Optimizer: Optimizer
       Epochs: int
       BatchSize: int
-      /// mean | sum (batch reduction of the loss)
-      Reduction: string
-      /// auto | cpu | cuda | cuda:N
-      Device: string
+      Reduction: BatchReduction
+      Device: Device
       /// Seeds the data, the initialisation and the shuffling; runs that differ only in the loss share data.
       Seed: int }
 
+/// The task a dataset poses, read from its labels (never from its name).
+type Task =
+    | Binary
+    | MultiClass of classes: int
+
+/// A file a run reads, with the SHA-256 of its content.
+type InputFile = { Path: string; Sha256: string }
+
 /// The defaults every experiment overrides: a 2-D Gaussian task at 10 % positives, logistic regression,
-/// focal loss with the paper's alpha 0.25 and gamma 2, Adam at 0.01 for 10 epochs of batch 64.
+/// focal loss with the paper's alpha 0.25 and gamma 2, Adam at 0.01 for 10 epochs of batch 64 (mean).
 let defaults =
     { Experiment = "default"
-      Dataset = "gaussian"
-      PositiveRate = 0.1
-      LabelNoise = 0.0
-      Features = 2
-      TrainCount = 4000
-      TestCount = 4000
-      Digit = 3
-      ImbalanceRatio = 100.0
-      CsvPath = ""
-      LabelColumn = "label"
-      Model = "logistic"
-      Hidden = 32
-      Loss = "sigmoid_focal"
-      Alpha = 0.25
-      Gamma = 2.0
-      Optimizer = "adam"
-      LearningRate = 0.01
-      Momentum = 0.9
+      Dataset = Gaussian({ Train = 4000; Test = 4000 }, features = 2, positiveRate = 0.1, labelNoise = 0.0)
+      Model = Logistic
+      Loss = SigmoidFocal(Some 0.25, 2.0)
+      Optimizer = Adam 0.01
       Epochs = 10
       BatchSize = 64
-      Reduction = "mean"
-      Device = "auto"
+      Reduction = BatchMean
+      Device = Auto
       Seed = 0 }
 
-let datasets = [ "seed-line"; "line"; "gaussian"; "dense-easy-negatives"; "mnist-one-vs-rest"; "mnist-long-tailed"; "csv" ]
-let multiClassDatasets = [ "mnist-long-tailed" ]
-let models = [ "linear"; "logistic"; "mlp"; "cnn" ]
-let binaryLosses = [ "sigmoid_focal"; "focal_from_probabilities"; "bce"; "balanced_bce" ]
-let multiClassLosses = [ "softmax_focal"; "cross_entropy" ]
+let private inv = CultureInfo.InvariantCulture
 
-let private num (v: float) = v.ToString("R", CultureInfo.InvariantCulture)
+/// A number as labels and messages show it: invariant culture, round-trip precision.
+let num (v: float) = v.ToString("R", inv)
 
-/// Every problem with a config, each naming its field, the expectation and the value.
-let problems (c: RunConfig) : string list =
-    let bad cond field expected (got: string) = if cond then [ $"{field} must be {expected}, got {got}" ] else []
-    let knownLosses = binaryLosses @ multiClassLosses
-    let segments = c.Experiment.Split('/')
-    let badName = String.IsNullOrWhiteSpace c.Experiment || segments |> Array.exists (fun s -> s = "" || s = "." || s = ".." || s.IndexOfAny(IO.Path.GetInvalidFileNameChars()) >= 0)
-    [ yield! bad badName "Experiment" "a relative folder name under results/ (names separated by /, no . or ..)" $"'{c.Experiment}'"
-      yield! bad (not (List.contains c.Dataset datasets)) "Dataset" (String.Join(", ", datasets)) $"'{c.Dataset}'"
-      yield! bad (not (c.PositiveRate > 0.0 && c.PositiveRate < 1.0)) "PositiveRate" "in (0, 1)" (num c.PositiveRate)
-      yield! bad (not (c.LabelNoise >= 0.0 && c.LabelNoise < 0.5)) "LabelNoise" "in [0, 0.5)" (num c.LabelNoise)
-      yield! bad (c.Features < 1) "Features" ">= 1" (string c.Features)
-      yield! bad (c.TrainCount < 2) "TrainCount" ">= 2" (string c.TrainCount)
-      yield! bad (c.TestCount < 2) "TestCount" ">= 2" (string c.TestCount)
-      yield! bad (c.Digit < 0 || c.Digit > 9) "Digit" "in [0, 9]" (string c.Digit)
-      yield! bad (not (c.ImbalanceRatio >= 1.0) || Double.IsInfinity c.ImbalanceRatio) "ImbalanceRatio" "finite and >= 1" (num c.ImbalanceRatio)
-      yield! bad (c.Dataset = "csv" && not (IO.File.Exists c.CsvPath)) "CsvPath" "an existing file for dataset csv" $"'{c.CsvPath}'"
-      yield! bad (c.Dataset = "csv" && String.IsNullOrWhiteSpace c.LabelColumn) "LabelColumn" "a column name for dataset csv" $"'{c.LabelColumn}'"
-      yield! bad (not (List.contains c.Model models)) "Model" (String.Join(", ", models)) $"'{c.Model}'"
-      yield! bad (c.Model = "cnn" && not (c.Dataset.StartsWith "mnist")) "Model" "used with an mnist dataset when it is cnn" $"'cnn' with '{c.Dataset}'"
-      yield! bad (c.Model = "linear" && List.contains c.Dataset multiClassDatasets) "Model" "a multi-class model (not linear) for a multi-class dataset" $"'linear' with '{c.Dataset}'"
-      yield! bad (c.Hidden < 1) "Hidden" ">= 1" (string c.Hidden)
-      yield! bad (not (List.contains c.Loss knownLosses)) "Loss" (String.Join(", ", knownLosses)) $"'{c.Loss}'"
-      yield! bad (List.contains c.Dataset multiClassDatasets && List.contains c.Loss binaryLosses) "Loss" "a multi-class loss (softmax_focal, cross_entropy) for a multi-class dataset" $"'{c.Loss}' with '{c.Dataset}'"
-      yield! bad (not (List.contains c.Dataset multiClassDatasets) && List.contains c.Loss multiClassLosses && c.Dataset <> "csv") "Loss" "a binary loss for a binary dataset" $"'{c.Loss}' with '{c.Dataset}'"
-      yield! bad (not (c.Alpha = -1.0 || (c.Alpha >= 0.0 && c.Alpha <= 1.0))) "Alpha" "in [0, 1] or -1 (none)" (num c.Alpha)
-      yield! bad (not (c.Gamma >= 0.0) || Double.IsInfinity c.Gamma) "Gamma" "finite and >= 0" (num c.Gamma)
-      yield! bad (c.Optimizer <> "sgd" && c.Optimizer <> "adam") "Optimizer" "sgd or adam" $"'{c.Optimizer}'"
-      yield! bad (not (c.LearningRate > 0.0) || Double.IsInfinity c.LearningRate) "LearningRate" "finite and > 0" (num c.LearningRate)
-      yield! bad (not (c.Momentum >= 0.0 && c.Momentum < 1.0)) "Momentum" "in [0, 1)" (num c.Momentum)
-      yield! bad (c.Epochs < 1) "Epochs" ">= 1" (string c.Epochs)
-      yield! bad (c.BatchSize < 1) "BatchSize" ">= 1" (string c.BatchSize)
-      yield! bad (c.Reduction <> "mean" && c.Reduction <> "sum") "Reduction" "mean or sum" $"'{c.Reduction}'"
-      yield! bad (not (c.Device = "auto" || c.Device = "cpu" || c.Device = "cuda" || c.Device.StartsWith "cuda:")) "Device" "auto, cpu, cuda or cuda:N" $"'{c.Device}'"
-      yield! bad (c.Seed < 0) "Seed" ">= 0" (string c.Seed) ]
+/// JSON options for configs and run files: unions as {"Case": {named fields}}, options unwrapped, NaN allowed.
+let jsonOptions =
+    let o = JsonSerializerOptions(NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)
+    o.Converters.Add(JsonFSharpConverter(JsonUnionEncoding.ExternalTag ||| JsonUnionEncoding.NamedFields ||| JsonUnionEncoding.UnwrapFieldlessTags ||| JsonUnionEncoding.UnwrapOption))
+    o
 
-/// Raises ArgumentException listing every problem of every config, before any run starts.
-let validateAll (configs: RunConfig seq) =
-    let all = configs |> Seq.collect (fun c -> problems c |> List.map (fun p -> $"{c.Loss} on {c.Dataset} (seed {c.Seed}): {p}")) |> Seq.distinct |> List.ofSeq
-    if not all.IsEmpty then
-        raise (ArgumentException($"{all.Length} invalid setting(s):{Environment.NewLine}  " + String.Join(Environment.NewLine + "  ", all)))
+/// The same options, indented (run files).
+let jsonOptionsIndented = JsonSerializerOptions(jsonOptions, WriteIndented = true)
 
-/// The fields that define a run, as canonical text (invariant numbers, fixed order; the experiment name excluded).
-let canonical (c: RunConfig) =
-    String.Join("|",
-        [ c.Dataset; num c.PositiveRate; num c.LabelNoise; string c.Features; string c.TrainCount; string c.TestCount
-          string c.Digit; num c.ImbalanceRatio; c.CsvPath; c.LabelColumn; c.Model; string c.Hidden; c.Loss; num c.Alpha
-          num c.Gamma; c.Optimizer; num c.LearningRate; num c.Momentum; string c.Epochs; string c.BatchSize; c.Reduction
-          c.Device; string c.Seed ])
+module Device =
+    /// `auto`, `cpu`, `cuda` or `cuda:N`, as PyTorch writes devices.
+    let text = function
+        | Auto -> "auto"
+        | Cpu -> "cpu"
+        | Cuda None -> "cuda"
+        | Cuda(Some n) -> $"cuda:{n}"
 
-/// A run's id: the first 16 hex digits of the SHA-256 of its canonical text.
-let runId (c: RunConfig) = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical c))).Substring(0, 16)
+    /// Parses `auto`, `cpu`, `cuda` or `cuda:N`; anything else is an error listing them.
+    let parse (s: string) =
+        match s with
+        | "auto" -> Auto
+        | "cpu" -> Cpu
+        | "cuda" -> Cuda None
+        | _ when s.StartsWith "cuda:" ->
+            match Int32.TryParse(s.Substring 5, NumberStyles.None, inv) with
+            | true, n -> Cuda(Some n)
+            | _ -> invalidArg "device" $"device must be auto, cpu, cuda or cuda:N with N >= 0, got '{s}'"
+        | _ -> invalidArg "device" $"device must be auto, cpu, cuda or cuda:N with N >= 0, got '{s}'"
 
-/// The id of the run's configuration with the seed left out: runs that differ only by seed share it.
-let settingId (c: RunConfig) = runId { c with Seed = 0 }
+module Model =
+    /// The short name reports print: linear, logistic, mlp(64), cnn.
+    let label = function
+        | Linear -> "linear"
+        | Logistic -> "logistic"
+        | Mlp h -> $"mlp({h})"
+        | Cnn -> "cnn"
 
-/// A short label for the task, e.g. "gaussian 2-D, 1 % positives".
-let datasetLabel (c: RunConfig) =
-    let pct = (c.PositiveRate * 100.0).ToString("0.###", CultureInfo.InvariantCulture)
-    let noise = if c.LabelNoise > 0.0 then $", {c.LabelNoise * 100.0:F0} %% noise" else ""
-    match c.Dataset with
-    | "seed-line" -> "seed line (1 feature)"
-    | "line" -> $"line (1 feature), {pct} %% positives{noise}"
-    | "gaussian" -> $"gaussian {c.Features}-D, {pct} %% positives{noise}"
-    | "dense-easy-negatives" -> $"dense easy negatives (2-D), {pct} %% positives"
-    | "mnist-one-vs-rest" -> $"MNIST {c.Digit} vs rest, {pct} %% positives"
-    | "mnist-long-tailed" -> $"MNIST long-tailed, ratio {c.ImbalanceRatio:G4}"
-    | "csv" -> $"{IO.Path.GetFileName c.CsvPath} ({c.LabelColumn})"
-    | other -> other
+module Loss =
+    /// The loss's canonical name in the C# family (FocalLoss.LossRegistry), which is its functional form's name.
+    let name = function
+        | BinaryCrossEntropy -> nameof Functional.binary_cross_entropy_with_logits
+        | BalancedBinaryCrossEntropy _ -> nameof Functional.balanced_binary_cross_entropy_with_logits
+        | SigmoidFocal _ -> nameof Functional.sigmoid_focal_loss
+        | FocalFromProbabilities _ -> nameof Functional.focal_loss_from_probabilities
+        | SoftmaxCrossEntropy -> nameof Functional.softmax_cross_entropy
+        | SoftmaxFocal _ -> nameof Functional.softmax_focal_loss
 
-/// The task a comparison is about: the dataset and the model trained on it, e.g. "gaussian 2-D, 1 % positives; logistic".
-let taskLabel (c: RunConfig) = $"{datasetLabel c}; {c.Model}"
+    /// The task the loss trains for, from the registry.
+    let task (loss: Loss) = (LossRegistry.Get(name loss)).Task
 
-/// A short label for the loss setting, e.g. "focal a=0.25 g=2", "CE", "balanced CE a=0.25".
-let lossLabel (c: RunConfig) =
-    let a = if c.Alpha < 0.0 then "none" else c.Alpha.ToString("G4", CultureInfo.InvariantCulture)
-    let g = c.Gamma.ToString("G4", CultureInfo.InvariantCulture)
-    match c.Loss with
-    | "bce" | "cross_entropy" -> "CE"
-    | "balanced_bce" -> $"balanced CE a={a}"
-    | "softmax_focal" when c.Alpha < 0.0 -> $"softmax focal g={g}"
-    | _ -> $"focal a={a} g={g}"
+    /// The plain cross-entropy of the loss's task: what every setting is compared with.
+    let baseline (loss: Loss) =
+        if task loss = Data.LossTask.Binary then BinaryCrossEntropy else SoftmaxCrossEntropy
 
-/// The cross-entropy baseline a run is compared with: the same config with plain CE for its task.
-let baselineOf (c: RunConfig) =
-    let ce = if List.contains c.Loss multiClassLosses then "cross_entropy" else "bce"
-    { c with Loss = ce; Alpha = -1.0; Gamma = 0.0 }
+    /// True for the plain cross-entropy baselines.
+    let isBaseline (loss: Loss) = loss = BinaryCrossEntropy || loss = SoftmaxCrossEntropy
+
+    let private alphaText = function Some a -> num a | None -> "none"
+
+    /// The label reports print, e.g. "CE", "balanced CE a=0.25", "focal a=none g=2", "focal(p) a=0.25 g=2",
+    /// "softmax CE", "softmax focal a=[1, 2.5] g=2". Every number is printed exactly, so the label parses
+    /// back to the same loss (<see cref="ofLabel"/>).
+    let label = function
+        | BinaryCrossEntropy -> "CE"
+        | BalancedBinaryCrossEntropy a -> $"balanced CE a={num a}"
+        | SigmoidFocal(a, g) -> $"focal a={alphaText a} g={num g}"
+        | FocalFromProbabilities(a, g) -> $"focal(p) a={alphaText a} g={num g}"
+        | SoftmaxCrossEntropy -> "softmax CE"
+        | SoftmaxFocal(None, g) -> $"softmax focal a=none g={num g}"
+        | SoftmaxFocal(Some a, g) -> $"""softmax focal a=[{String.Join(", ", a |> Array.map num)}] g={num g}"""
+
+    let private number = @"([-+0-9.eE]+|NaN|-?Infinity)"
+    let private forms =
+        [ Regex($"^balanced CE a={number}$"), (fun (g: string list) -> BalancedBinaryCrossEntropy(float g[0]))
+          Regex($"^focal a=(none|{number}) g={number}$"), (fun g -> SigmoidFocal((if g[0] = "none" then None else Some(float g[0])), float g[2]))
+          Regex($@"^focal\(p\) a=(none|{number}) g={number}$"), (fun g -> FocalFromProbabilities((if g[0] = "none" then None else Some(float g[0])), float g[2]))
+          Regex($@"^softmax focal a=(none|\[[^\]]*\]) g={number}$"), (fun g ->
+              let alpha =
+                  if g[0] = "none" then None
+                  else Some(g[0].Trim('[', ']').Split(',', StringSplitOptions.TrimEntries ||| StringSplitOptions.RemoveEmptyEntries) |> Array.map float)
+              SoftmaxFocal(alpha, float g[1])) ]
+
+    /// Parses a label printed by <see cref="label"/> back to its loss; anything else is an error listing the forms.
+    let ofLabel (text: string) =
+        match text with
+        | "CE" -> BinaryCrossEntropy
+        | "softmax CE" -> SoftmaxCrossEntropy
+        | _ ->
+            forms
+            |> List.tryPick (fun (re, make) ->
+                let m = re.Match text
+                if m.Success then Some(make [ for i in 1 .. m.Groups.Count - 1 -> m.Groups[i].Value ]) else None)
+            |> Option.defaultWith (fun () ->
+                invalidArg "text" $"a loss label must be one of CE, softmax CE, 'balanced CE a=A', 'focal a=A|none g=G', 'focal(p) a=A|none g=G', 'softmax focal a=[A, ...]|none g=G'; got '{text}'")
+
+    /// The C# module for the loss (the caller disposes it).
+    let create (loss: Loss) : LossModule =
+        match loss with
+        | BinaryCrossEntropy -> Losses.BinaryCrossEntropyWithLogitsLoss()
+        | BalancedBinaryCrossEntropy a -> Losses.BalancedBinaryCrossEntropyWithLogitsLoss(a)
+        | SigmoidFocal(a, g) -> Losses.SigmoidFocalLoss(Option.toNullable a, g)
+        | FocalFromProbabilities(a, g) -> Losses.FocalLossFromProbabilities(Option.toNullable a, g)
+        | SoftmaxCrossEntropy -> Losses.SoftmaxCrossEntropyLoss()
+        | SoftmaxFocal(a, g) ->
+            match a with
+            | Some weights ->
+                use alpha = TorchSharp.torch.tensor(weights, dtype = TorchSharp.torch.ScalarType.Float32)
+                Losses.SoftmaxFocalLoss(alpha, g)
+            | None -> Losses.SoftmaxFocalLoss(null, g)
+
+    /// Alpha of a binary loss (NaN when it has none or is not binary); for tables and charts.
+    let alpha = function
+        | BalancedBinaryCrossEntropy a
+        | SigmoidFocal(Some a, _)
+        | FocalFromProbabilities(Some a, _) -> a
+        | _ -> nan
+
+    /// Gamma of a focal loss (0 for the cross-entropies, which have none); for tables and charts.
+    let gamma = function
+        | SigmoidFocal(_, g)
+        | FocalFromProbabilities(_, g)
+        | SoftmaxFocal(_, g) -> g
+        | _ -> 0.0
+
+module Dataset =
+    /// The files a dataset reads (their content goes into the run id).
+    let inputs (repoRoot: string) = function
+        | Csv(path, _) -> [ Path.GetFullPath path ]
+        | MnistOneVsRest _
+        | MnistLongTailed _ ->
+            [ Path.Combine(repoRoot, "data", "mnist-10k", "images-idx3-ubyte.gz"); Path.Combine(repoRoot, "data", "mnist-10k", "labels-idx1-ubyte.gz") ]
+        | SeedLine _ | Line _ | Gaussian _ | DenseEasyNegatives _ -> []
+
+    /// A short label for reports, e.g. "gaussian 2-D, 1 % positives, 10 % noise".
+    let label (d: Dataset) =
+        let pct (r: float) = (r * 100.0).ToString("0.###", inv)
+        let noise (n: float) = if n > 0.0 then $", {pct n} %% noise" else ""
+        match d with
+        | SeedLine _ -> "seed line (1 feature)"
+        | Line(_, rate, n) -> $"line (1 feature), {pct rate} %% positives{noise n}"
+        | Gaussian(_, f, rate, n) -> $"gaussian {f}-D, {pct rate} %% positives{noise n}"
+        | DenseEasyNegatives(_, rate) -> $"dense easy negatives (2-D), {pct rate} %% positives"
+        | MnistOneVsRest(digit, rate) -> $"MNIST {digit} vs rest, {pct rate} %% positives"
+        | MnistLongTailed ratio -> $"MNIST long-tailed, ratio {ratio.ToString(inv)}"
+        | Csv(path, label) -> $"{Path.GetFileName path} ({label})"
+
+    /// True for datasets with one feature, where every increasing linear model ranks the samples alike.
+    let oneFeature = function SeedLine _ | Line _ -> true | _ -> false
+
+/// The SHA-256 of a file's content, cached per (path, size, modification time) within the process.
+let contentHash =
+    let cache = Collections.Concurrent.ConcurrentDictionary<string * int64 * DateTime, string>()
+    fun (path: string) ->
+        let info = FileInfo path
+        if not info.Exists then invalidArg "path" $"input file '{path}' does not exist"
+        cache.GetOrAdd((info.FullName, info.Length, info.LastWriteTimeUtc), fun _ ->
+            use stream = File.OpenRead info.FullName
+            Convert.ToHexStringLower(SHA256.HashData stream))
+
+/// The files a config reads, with their content hashes.
+let inputFiles (repoRoot: string) (c: RunConfig) =
+    Dataset.inputs repoRoot c.Dataset |> List.map (fun p -> { Path = p; Sha256 = contentHash p })
+
+/// The config as canonical JSON without the experiment name (what identifies a run, with the inputs).
+let canonical (c: RunConfig) = JsonSerializer.Serialize({ c with Experiment = "" }, jsonOptions)
+
+/// A run's id: 16 hex digits of the SHA-256 of the canonical config and the content hash of every input file.
+let runIdWith (repoRoot: string) (c: RunConfig) =
+    let inputs = inputFiles repoRoot c |> List.map _.Sha256
+    let text = String.Join("|", canonical c :: inputs)
+    Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes text)).Substring(0, 16)
+
+/// The label of the task a comparison is about: the dataset and the model, e.g. "gaussian 2-D, 1 % positives; logistic".
+let taskLabel (c: RunConfig) = $"{Dataset.label c.Dataset}; {Model.label c.Model}"
+
+/// The label of the loss setting, e.g. "focal a=0.25 g=2".
+let lossLabel (c: RunConfig) = Loss.label c.Loss
+
+/// The cross-entropy baseline a run is compared with: the same config with the plain CE of its task.
+let baselineOf (c: RunConfig) = { c with Loss = Loss.baseline c.Loss }
 
 /// True for the plain cross-entropy baselines.
-let isBaseline (c: RunConfig) = c.Loss = "bce" || c.Loss = "cross_entropy"
+let isBaseline (c: RunConfig) = Loss.isBaseline c.Loss
 
-/// Normalises the settings a loss ignores, so equal runs get equal ids (CE records alpha -1 and gamma 0;
-/// balanced CE gamma 0; the probability form is the seed's and keeps both).
-let normalise (c: RunConfig) =
-    match c.Loss with
-    | "bce" | "cross_entropy" -> { c with Alpha = -1.0; Gamma = 0.0 }
-    | "balanced_bce" -> { c with Gamma = 0.0 }
-    | _ -> c
+/// Every problem that the config's own values show, each naming its field, the expectation and the value.
+let problems (c: RunConfig) : string list =
+    let bad cond field expected (got: string) = if cond then [ $"{field} must be {expected}, got {got}" ] else []
+    let rate field (r: float) = bad (not (r > 0.0 && r < 1.0)) field "in (0, 1)" (num r)
+    let noise field (n: float) = bad (not (n >= 0.0 && n < 0.5)) field "in [0, 0.5)" (num n)
+    let sizes (s: Sizes) = bad (s.Train < 2) "Dataset.sizes.Train" ">= 2" (string s.Train) @ bad (s.Test < 2) "Dataset.sizes.Test" ">= 2" (string s.Test)
+    let finitePositive field (v: float) = bad (not (v > 0.0) || Double.IsInfinity v) field "finite and > 0" (num v)
+    let gamma (g: float) = bad (not (g >= 0.0) || Double.IsInfinity g) "Loss.gamma" "finite and >= 0" (num g)
+    let alpha (a: float) = bad (not (a >= 0.0 && a <= 1.0)) "Loss.alpha" "in [0, 1]" (num a)
+    let segments = c.Experiment.Split('/')
+    let badName = String.IsNullOrWhiteSpace c.Experiment || segments |> Array.exists (fun s -> s = "" || s = "." || s = ".." || s.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
+    [ yield! bad badName "Experiment" "a relative folder name under results/ (names separated by /, no . or ..)" $"'{c.Experiment}'"
+      match c.Dataset with
+      | SeedLine s -> yield! sizes s
+      | Line(s, r, n) -> yield! sizes s; yield! rate "Dataset.positiveRate" r; yield! noise "Dataset.labelNoise" n
+      | Gaussian(s, f, r, n) ->
+          yield! sizes s; yield! bad (f < 1) "Dataset.features" ">= 1" (string f)
+          yield! rate "Dataset.positiveRate" r; yield! noise "Dataset.labelNoise" n
+      | DenseEasyNegatives(s, r) -> yield! sizes s; yield! rate "Dataset.positiveRate" r
+      | MnistOneVsRest(d, r) -> yield! bad (d < 0 || d > 9) "Dataset.digit" "in [0, 9]" (string d); yield! rate "Dataset.positiveRate" r
+      | MnistLongTailed ratio -> yield! bad (not (ratio >= 1.0) || Double.IsInfinity ratio) "Dataset.imbalanceRatio" "finite and >= 1" (num ratio)
+      | Csv(path, label) ->
+          yield! bad (not (File.Exists path)) "Dataset.path" "an existing CSV file" $"'{path}'"
+          yield! bad (String.IsNullOrWhiteSpace label) "Dataset.labelColumn" "a column name" $"'{label}'"
+      match c.Model with
+      | Mlp h -> yield! bad (h < 1) "Model.hidden" ">= 1" (string h)
+      | _ -> ()
+      match c.Loss with
+      | BalancedBinaryCrossEntropy a -> yield! alpha a
+      | SigmoidFocal(a, g)
+      | FocalFromProbabilities(a, g) -> yield! a |> Option.map alpha |> Option.defaultValue []; yield! gamma g
+      | SoftmaxFocal(a, g) ->
+          match a with
+          | Some w when w.Length = 0 || w |> Array.exists (fun v -> not (v >= 0.0) || Double.IsInfinity v) ->
+              yield $"""Loss.alpha must be per-class weights, finite and >= 0, got [{String.Join(", ", w |> Array.map num)}]"""
+          | _ -> ()
+          yield! gamma g
+      | BinaryCrossEntropy | SoftmaxCrossEntropy -> ()
+      match c.Optimizer with
+      | Sgd(lr, m) -> yield! finitePositive "Optimizer.learningRate" lr; yield! bad (not (m >= 0.0 && m < 1.0)) "Optimizer.momentum" "in [0, 1)" (num m)
+      | Adam lr -> yield! finitePositive "Optimizer.learningRate" lr
+      yield! bad (c.Epochs < 1) "Epochs" ">= 1" (string c.Epochs)
+      yield! bad (c.BatchSize < 1) "BatchSize" ">= 1" (string c.BatchSize)
+      match c.Device with
+      | Cuda(Some n) -> yield! bad (n < 0) "Device" "cuda:N with N >= 0" (string n)
+      | _ -> ()
+      yield! bad (c.Seed < 0) "Seed" ">= 0" (string c.Seed) ]
 
-/// The grid: every dataset variant x every loss variant x every seed, normalised and without duplicates.
-let grid (baseConfig: RunConfig) (datasetVariants: (RunConfig -> RunConfig) list) (lossVariants: (RunConfig -> RunConfig) list) (seeds: int list) =
-    [ for d in datasetVariants do
-        for l in lossVariants do
-            for s in seeds -> normalise (l (d { baseConfig with Seed = s })) ]
-    |> List.distinctBy runId
+/// What a dataset's labels and features show (read from the data, never from the dataset's name).
+type DataFacts = { Task: Task; FeatureShape: int64 list; TrainCount: int64; TestCount: int64 }
+
+/// Problems between a config and the facts of its data: loss and model against the task, per-class
+/// weights against the class count, the model against the feature shape.
+let dataProblems (facts: DataFacts) (c: RunConfig) : string list =
+    let task = match facts.Task with Binary -> "binary" | MultiClass k -> $"multi-class ({k} classes)"
+    let lossTask = Loss.task c.Loss
+    [ match facts.Task, lossTask with
+      | Binary, Data.LossTask.MultiClass -> yield $"Loss must be a binary loss for the binary data of {Dataset.label c.Dataset}, got '{Loss.label c.Loss}' (a multi-class loss)"
+      | MultiClass _, Data.LossTask.Binary -> yield $"Loss must be a multi-class loss for the {task} data of {Dataset.label c.Dataset}, got '{Loss.label c.Loss}' (a binary loss)"
+      | _ -> ()
+      match facts.Task, c.Loss with
+      | MultiClass k, SoftmaxFocal(Some w, _) when w.Length <> k ->
+          yield $"Loss.alpha must have one weight per class ({k}), got {w.Length}"
+      | _ -> ()
+      match c.Model, facts.Task with
+      | Linear, MultiClass _ -> yield $"Model must be a multi-class model (logistic, mlp, cnn) for the {task} data of {Dataset.label c.Dataset}, got 'linear' (one output)"
+      | _ -> ()
+      match c.Model, facts.FeatureShape with
+      | Cnn, [ 1L; 28L; 28L ] -> ()
+      | Cnn, shape -> yield $"""Model cnn needs 28 x 28 images [1, 28, 28], got features of shape [{String.Join(", ", shape)}] from {Dataset.label c.Dataset}"""
+      | _ -> () ]

@@ -1,4 +1,4 @@
-/// The flow every experiment script shares: options, sweep (parallel, resumable, shardable), report.
+/// The flow every experiment script shares: grid, sweep (parallel, resumable, shardable), report.
 /// Scripts only wire these functions together.
 module Analysis.Experiment
 
@@ -6,44 +6,39 @@ open System
 open System.Diagnostics
 open System.IO
 open Analysis.Config
-open Analysis.ScriptArgs
+open Analysis.Data
 
-/// Options every sweep script accepts; scripts add their own.
-let standardOptions (seeds: int) (epochs: int) : OptionSpec list =
-    [ { Name = "seeds"; Default = string seeds; Help = "seeds per setting, 0..N-1" }
-      { Name = "epochs"; Default = string epochs; Help = "training epochs" }
-      { Name = "device"; Default = "auto"; Help = "auto, cpu, cuda or cuda:N" }
-      { Name = "workers"; Default = string Environment.ProcessorCount; Help = "parallel runs" }
-      { Name = "shard"; Default = "1/1"; Help = "k/n: run the k-th of n slices of the grid, for clusters" }
-      { Name = "results"; Default = Path.Combine(Runner.repoRoot, "results"); Help = "results root folder" } ]
-
-/// Applies the standard overrides (--epochs, --device) to a config.
-let applyStandard (options: Map<string, string>) (c: RunConfig) =
-    { c with Epochs = ScriptArgs.int options "epochs"; Device = options["device"] }
+/// The grid: every dataset variant x every loss variant x every seed, without duplicates.
+let grid (baseConfig: RunConfig) (datasetVariants: (RunConfig -> RunConfig) list) (lossVariants: (RunConfig -> RunConfig) list) (seeds: int list) =
+    [ for d in datasetVariants do
+        for l in lossVariants do
+            for s in seeds -> l (d { baseConfig with Seed = s }) ]
+    |> List.distinctBy runId
 
 /// The seeds 0..N-1 of --seeds.
-let seeds (options: Map<string, string>) = [ 0 .. ScriptArgs.int options "seeds" - 1 ]
+let seeds (cli: Cli.Sweep) = [ 0 .. cli.Seeds - 1 ]
+
+/// Applies the standard overrides (--epochs, --device) to a config.
+let applyStandard (cli: Cli.Sweep) (c: RunConfig) = { c with Epochs = cli.Epochs; Device = cli.Device }
 
 /// Sweep options from the standard script options.
-let sweepOptions (options: Map<string, string>) : Runner.SweepOptions =
-    let k, n = Runner.parseShard options["shard"]
-    { Runner.defaultSweep with
-        Workers = ScriptArgs.int options "workers"
-        Shard = (if n = 1 then None else Some(k, n))
-        ResultsRoot = options["results"] }
+let sweepOptions (cli: Cli.Sweep) : Runner.SweepOptions =
+    { Runner.defaultSweep with Workers = cli.Workers; Shard = cli.Shard; ResultsRoot = cli.Results }
 
 /// Runs the sweep and, unless this is one shard of several, writes the report. Prints the device, the
 /// grid size, progress, timings and the verdicts. Returns the records and the report (None for a shard).
-let runAndReport (title: string) (description: string) (options: Map<string, string>) (configs: RunConfig list) =
+let runAndReport (title: string) (description: string) (cli: Cli.Sweep) (configs: RunConfig list) =
     validateAll configs
-    let sweep = sweepOptions options
+    let sweep = sweepOptions cli
     let experiment = (List.head configs).Experiment
-    let device = FocalLoss.Training.Devices.Resolve((List.head configs).Device)
+    let device = FocalLoss.Infrastructure.Devices.Resolve(Device.text (List.head configs).Device)
+    let todo = match sweep.Shard with Some s -> Runner.shard s configs | None -> configs
+    let workers = min sweep.Workers (max 1 todo.Length)
     printfn "%s" title
-    printfn "device: %O; workers: %d; torch threads per worker: %d" device sweep.Workers (max 1 (Environment.ProcessorCount / sweep.Workers))
+    printfn "device: %O; workers: %d; torch threads per worker: %d" device workers (max 1 (Environment.ProcessorCount / workers))
     printfn "grid: %d runs (%d settings x %d seeds)%s" configs.Length (configs |> List.map settingId |> List.distinct |> List.length)
         (configs |> List.map _.Seed |> List.distinct |> List.length)
-        (match sweep.Shard with Some(k, n) -> $"; this is shard {k}/{n}" | None -> "")
+        (match sweep.Shard with Some(k, n) -> $"; this is shard {k}/{n} ({todo.Length} runs)" | None -> "")
     printfn "base config: %A" { (List.head configs) with Seed = 0 }
     let clock = Stopwatch.StartNew()
     let records = Runner.sweep sweep configs
@@ -62,11 +57,11 @@ let runAndReport (title: string) (description: string) (options: Map<string, str
         printfn "\nwrote %s (%d charts) and %s in %.1f s total" written.Html written.Charts written.Markdown clock.Elapsed.TotalSeconds
         records, Some written
 
-/// For the alpha x gamma grid: per gamma, the alpha with the best mean of the metric (the paper reports
-/// that the best alpha falls as gamma rises).
+/// For the alpha x gamma grid: per gamma, the alpha with the best mean of the metric among the sigmoid
+/// focal settings with an alpha (the paper reports that the best alpha falls as gamma rises).
 let bestAlphaPerGamma (dataset: string) (metric: string) (summary: Frames.SummaryRow list) =
     summary
-    |> List.filter (fun s -> s.Dataset = dataset && s.Metric = metric && s.Loss = "sigmoid_focal" && s.Alpha >= 0.0 && not (Double.IsNaN s.Mean))
+    |> List.filter (fun s -> s.Dataset = dataset && s.Metric = metric && s.Loss = nameof FocalLoss.Functional.sigmoid_focal_loss && not (Double.IsNaN s.Alpha) && not (Double.IsNaN s.Mean))
     |> List.groupBy _.Gamma
     |> List.sortBy fst
     |> List.map (fun (g, rows) -> let best = rows |> List.maxBy _.Mean in g, best.Alpha, best.Mean)

@@ -5,14 +5,16 @@ module Analysis.Frames
 open System
 open Deedle
 open Analysis.Config
+open Analysis.Data
 open Analysis.Runner
 
 /// The config and bookkeeping columns of a run row (metrics are added as columns beside them).
 type RunRow =
-    { Id: string; Experiment: string; Dataset: string; Task: string; PositiveRate: float; LabelNoise: float; Features: int
-      Model: string; Loss: string; Setting: string; Alpha: float; Gamma: float; Optimizer: string; LearningRate: float
-      Epochs: int; BatchSize: int; Reduction: string; Seed: int; Device: string; Diverged: bool; DivergedAtStep: int64
-      Steps: int64; Seconds: float }
+    { Id: string; Experiment: string; Dataset: string; Task: string; Model: string; Loss: string; Setting: string
+      Alpha: float; Gamma: float; Optimizer: string; LearningRate: float; Momentum: float; Epochs: int; BatchSize: int
+      Reduction: string; Seed: int; Device: string; Diverged: bool; DivergedAtStep: int64; Steps: int64; Seconds: float
+      /// The files the run read, as path:sha256 (several separated by ;).
+      Inputs: string }
 
 /// Metrics where lower is better; for the rest higher is better.
 let lowerIsBetter = set [ "ece15"; "brier"; "log_loss"; "classwise_ece15" ]
@@ -29,16 +31,18 @@ let runsFrame (records: RunRecord list) : Frame<int, string> =
     let rows =
         records |> List.map (fun r ->
             let c = r.Config
+            let optimizer, lr, momentum = match c.Optimizer with Sgd(lr, m) -> "sgd", lr, m | Adam lr -> "adam", lr, nan
             { Id = r.Id; Experiment = c.Experiment; Dataset = taskLabel c
-              Task = (if List.contains c.Dataset multiClassDatasets then "multi-class" else "binary")
-              PositiveRate = c.PositiveRate; LabelNoise = c.LabelNoise; Features = c.Features; Model = c.Model; Loss = c.Loss
-              Setting = lossLabel c; Alpha = c.Alpha; Gamma = c.Gamma; Optimizer = c.Optimizer; LearningRate = c.LearningRate
-              Epochs = c.Epochs; BatchSize = c.BatchSize; Reduction = c.Reduction; Seed = c.Seed; Device = r.Device
-              Diverged = r.Diverged; DivergedAtStep = r.DivergedAtStep; Steps = r.Steps; Seconds = r.Seconds })
+              Task = (match r.Task with Binary -> "binary" | MultiClass k -> $"multi-class ({k})")
+              Model = Model.label c.Model; Loss = Loss.name c.Loss; Setting = lossLabel c; Alpha = Loss.alpha c.Loss; Gamma = Loss.gamma c.Loss
+              Optimizer = optimizer; LearningRate = lr; Momentum = momentum; Epochs = c.Epochs; BatchSize = c.BatchSize
+              Reduction = (match c.Reduction with BatchMean -> "mean" | BatchSum -> "sum"); Seed = c.Seed; Device = r.Device
+              Diverged = r.Diverged; DivergedAtStep = r.DivergedAtStep; Steps = r.Steps; Seconds = r.Seconds
+              Inputs = String.Join(";", r.Inputs |> List.map (fun i -> $"{i.Path}:{i.Sha256}")) })
     let frame = Frame.ofRecords rows
-    let metricNames = records |> List.collect (fun r -> List.ofSeq r.Metrics.Keys) |> List.distinct |> List.sort
+    let metricNames = records |> List.collect (fun r -> r.Metrics |> Map.keys |> List.ofSeq) |> List.distinct |> List.sort
     for name in metricNames do
-        let values = records |> List.mapi (fun i r -> i, (match r.Metrics.TryGetValue name with | true, v when not r.Diverged -> v | _ -> nan))
+        let values = records |> List.mapi (fun i r -> i, (match r.Metrics.TryFind name with | Some v when not r.Diverged -> v | _ -> nan))
         frame.AddColumn(name, Series.ofObservations values)
     frame
 
@@ -52,7 +56,9 @@ type PairedRow =
     { Dataset: string; Setting: string; Loss: string; Alpha: float; Gamma: float; Metric: string
       MeanDiff: float; Lo: float; Hi: float; Pairs: int; Better: int; Worse: int; ExcludedSeeds: int; Significant: bool }
 
-let private metric (r: RunRecord) name = match r.Metrics.TryGetValue name with | true, v -> v | _ -> nan
+let private metric (r: RunRecord) name = r.Metrics.TryFind name |> Option.defaultValue nan
+
+let private multiClass (r: RunRecord) = match r.Task with MultiClass _ -> true | Binary -> false
 
 /// Per setting and metric: mean with t-interval over the finished runs, and how many diverged.
 let summaries (records: RunRecord list) : SummaryRow list =
@@ -61,11 +67,11 @@ let summaries (records: RunRecord list) : SummaryRow list =
     |> List.collect (fun (_, runs) ->
         let c = (List.head runs).Config
         let finished = runs |> List.filter (fun r -> not r.Diverged)
-        summaryMetrics (List.contains c.Dataset multiClassDatasets)
+        summaryMetrics (multiClass (List.head runs))
         |> List.map (fun m ->
             let values = finished |> List.map (fun r -> metric r m) |> List.filter (Double.IsNaN >> not) |> Array.ofList
             let ci = if values.Length = 0 then { Stats.Mean = nan; Stats.Lo = nan; Stats.Hi = nan; Stats.N = 0 } else Stats.meanCI values
-            { Dataset = taskLabel c; Setting = lossLabel c; Loss = c.Loss; Alpha = c.Alpha; Gamma = c.Gamma; Metric = m
+            { Dataset = taskLabel c; Setting = lossLabel c; Loss = Loss.name c.Loss; Alpha = Loss.alpha c.Loss; Gamma = Loss.gamma c.Loss; Metric = m
               Mean = ci.Mean; Lo = ci.Lo; Hi = ci.Hi; Runs = runs.Length; Finished = values.Length; Diverged = runs.Length - finished.Length }))
     |> List.sortBy (fun r -> r.Dataset, r.Metric, r.Setting)
 
@@ -80,14 +86,14 @@ let pairedDifferences (records: RunRecord list) : PairedRow list =
         let pairs = runs |> List.choose (fun r -> byId.TryFind(runId (baselineOf r.Config)) |> Option.map (fun b -> r, b))
         if pairs.IsEmpty then []
         else
-            summaryMetrics (List.contains c.Dataset multiClassDatasets)
+            summaryMetrics (multiClass (List.head runs))
             |> List.map (fun m ->
                 let usable = pairs |> List.filter (fun (r, b) -> not r.Diverged && not b.Diverged && not (Double.IsNaN(metric r m)) && not (Double.IsNaN(metric b m)))
                 let xs = usable |> List.map (fun (r, _) -> metric r m) |> Array.ofList
                 let ys = usable |> List.map (fun (_, b) -> metric b m) |> Array.ofList
                 let ci, d = if xs.Length = 0 then { Stats.Mean = nan; Stats.Lo = nan; Stats.Hi = nan; Stats.N = 0 }, [||] else Stats.paired xs ys
                 let sign = if lowerIsBetter.Contains m then -1.0 else 1.0
-                { Dataset = taskLabel c; Setting = lossLabel c; Loss = c.Loss; Alpha = c.Alpha; Gamma = c.Gamma; Metric = m
+                { Dataset = taskLabel c; Setting = lossLabel c; Loss = Loss.name c.Loss; Alpha = Loss.alpha c.Loss; Gamma = Loss.gamma c.Loss; Metric = m
                   MeanDiff = ci.Mean; Lo = ci.Lo; Hi = ci.Hi; Pairs = xs.Length
                   Better = d |> Array.filter (fun v -> sign * v > 0.0) |> Array.length
                   Worse = d |> Array.filter (fun v -> sign * v < 0.0) |> Array.length

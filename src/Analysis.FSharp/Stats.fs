@@ -1,5 +1,5 @@
-/// Summary statistics over seeds: means with Student-t 95 % confidence intervals, paired differences,
-/// and a seeded percentile bootstrap.
+/// Summary statistics over seeds: means with Student-t 95 % confidence intervals (quantiles from
+/// MathNet.Numerics), paired differences, and a seeded percentile bootstrap.
 module Analysis.Stats
 
 open System
@@ -7,19 +7,10 @@ open System
 /// A mean with its 95 % interval over N values (Lo = Hi = NaN when N < 2).
 type Interval = { Mean: float; Lo: float; Hi: float; N: int }
 
-/// Two-sided 95 % Student-t quantiles t(0.975, df) for df = 1..30 (standard tables).
-let private t975 =
-    [| 12.706; 4.303; 3.182; 2.776; 2.571; 2.447; 2.365; 2.306; 2.262; 2.228; 2.201; 2.179; 2.160; 2.145; 2.131
-       2.120; 2.110; 2.101; 2.093; 2.086; 2.080; 2.074; 2.069; 2.064; 2.060; 2.056; 2.052; 2.048; 2.045; 2.042 |]
-
-/// t(0.975, df): the table up to 30, then the Cornish-Fisher expansion around z = 1.959964 (error < 1e-4).
+/// t(0.975, df), the two-sided 95 % Student-t quantile, from MathNet.Numerics' inverse CDF.
 let tQuantile975 (df: int) =
     if df < 1 then invalidArg (nameof df) $"df must be >= 1, got {df}"
-    elif df <= 30 then t975[df - 1]
-    else
-        let z = 1.959963984540054
-        let d = float df
-        z + (z ** 3.0 + z) / (4.0 * d) + (5.0 * z ** 5.0 + 16.0 * z ** 3.0 + 3.0 * z) / (96.0 * d * d)
+    MathNet.Numerics.Distributions.StudentT.InvCDF(0.0, 1.0, float df, 0.975)
 
 let mean (xs: float[]) = if xs.Length = 0 then nan else Array.average xs
 

@@ -1,6 +1,5 @@
-/// The workbench's program. Without arguments: the seed tutorial's focal-loss table. `worker` is the
-/// process that parallel sweeps start (one per worker): it runs a list of experiment configs and writes
-/// one result file per run.
+/// The workbench's program: the seed tutorial's focal-loss table. (The worker that parallel sweeps start
+/// is Analysis.FSharp itself: `dotnet Analysis.FSharp.dll worker`.)
 module Workbench.Program
 
 open System
@@ -20,23 +19,10 @@ let private lossTable () =
     printfn "(1 - 0.7)^2 = 0.09 of alpha-weighted cross-entropy, so easy examples barely train the model."
     0
 
-let private worker (argv: string list) =
-    let options =
-        ScriptArgs.parse
-            [ { Name = "configs"; Default = ""; Help = "JSON file with the configs to run" }
-              { Name = "runs"; Default = ""; Help = "folder for the result files" }
-              { Name = "threads"; Default = "1"; Help = "torch intra-op threads" } ] argv
-    FocalLoss.TorchRuntime.EnsureLoaded() |> ignore
-    TorchSharp.torch.set_num_threads (ScriptArgs.int options "threads")
-    let configs = Runner.readConfigs options["configs"]
-    Runner.runSequential options["runs"] configs ignore
-    0
-
 [<EntryPoint>]
 let main argv =
     match List.ofArray argv with
     | [] -> lossTable ()
-    | "worker" :: rest -> worker rest
     | other ->
         eprintfn "unknown arguments %A; run without arguments for the loss table (experiments live in experiments/*.fsx)" other
         2

@@ -28,7 +28,7 @@ let classify (bucket: string) (prop: bool) = prop |> Prop.classify true bucket
 
 [<Tests>]
 let tests =
-    testList "loss curves" [
+    testSequenced <| testList "loss curves" [
         testPropertyWithConfig config "focal loss at gamma 0 is alpha times cross-entropy" <|
             Prop.forAll (Arb.fromGen (Gen.zip ptBucket alphaGen)) (fun ((bucket, pt), alpha) ->
                 let point = LossCurves.curve alpha [ 0.0 ] [ pt ] |> List.exactlyOne

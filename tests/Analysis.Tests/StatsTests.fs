@@ -40,11 +40,28 @@ let tests =
             let slack = 1e-12   // a mean of n copies of x can round one ulp away from x
             Array.min xs - slack <= ci.Lo && ci.Lo <= ci.Hi && ci.Hi <= Array.max xs + slack)
 
-        test "t quantiles match the table and approach 1.96" {
-            Expect.floatClose Accuracy.high (Stats.tQuantile975 4) 2.776 "df 4 (5 seeds)"
-            Expect.floatClose Accuracy.high (Stats.tQuantile975 9) 2.262 "df 9 (10 seeds)"
-            Expect.isTrue (abs (Stats.tQuantile975 60 - 2.0003) < 1e-3) $"df 60: {Stats.tQuantile975 60}"
-            Expect.isTrue (abs (Stats.tQuantile975 1000 - 1.9623) < 1e-3) $"df 1000: {Stats.tQuantile975 1000}"
+        test "t quantiles equal scipy's t.ppf(0.975, df)" {
+            // scipy 1.10.1 (Debian python3-scipy): scipy.stats.t.ppf(0.975, df), an oracle outside this code.
+            let scipy =
+                [ 1, 12.706204736432095; 2, 4.302652729911275; 3, 3.182446305284263; 4, 2.7764451051977987; 5, 2.5705818366147395
+                  9, 2.2621571627409915; 19, 2.093024054408263; 29, 2.045229642132703; 30, 2.0422724563012373
+                  60, 2.0002978210582616; 120, 1.9799304050527766; 1000, 1.9623390808264074 ]
+            for df, expected in scipy do
+                Expect.floatClose { absolute = 1e-12; relative = 1e-9 } (Stats.tQuantile975 df) expected $"t(0.975, {df})"
+        }
+
+        test "paired differences are matched by seed: a large per-seed offset shared by both settings cancels" {
+            // Seed k moves both settings by 0.1 k (e.g. an easier split): unpaired, that spread would swamp
+            // the effect of +0.01; paired by seed it cancels and the interval is narrow around +0.01.
+            let offsets = [| 0.0; 0.1; 0.2; 0.3; 0.4 |]
+            let noise = [| 0.001; -0.001; 0.0005; -0.0005; 0.0 |]
+            let setting = Array.map3 (fun o n _ -> 0.5 + o + 0.01 + n) offsets noise offsets
+            let baseline = offsets |> Array.map (fun o -> 0.5 + o)
+            let ci, d = Stats.paired setting baseline
+            Expect.floatClose Accuracy.high ci.Mean 0.01 "mean paired difference"
+            Expect.isLessThan (ci.Hi - ci.Lo) 0.01 "narrow: the shared offsets cancel"
+            Expect.isTrue (Stats.significant ci) "the +0.01 effect is found"
+            Expect.sequenceEqual d (Array.map2 (-) setting baseline) "differences are taken seed by seed"
         }
 
         test "NaN values are refused: diverged runs must be counted and dropped explicitly" {
@@ -55,6 +72,6 @@ let tests =
         test "a known sample: mean 0.5 with the textbook interval" {
             let ci = Stats.meanCI [| 0.4; 0.5; 0.6 |]
             Expect.floatClose Accuracy.veryHigh ci.Mean 0.5 "mean"
-            Expect.floatClose Accuracy.high (ci.Hi - ci.Mean) (4.303 * 0.1 / sqrt 3.0) "half-width t(2) * sd / sqrt n"
+            Expect.floatClose Accuracy.high (ci.Hi - ci.Mean) (4.302652729911275 * 0.1 / sqrt 3.0) "half-width t(2) * sd / sqrt n, t(0.975, 2) from scipy"
         }
     ]

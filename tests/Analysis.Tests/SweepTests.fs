@@ -12,12 +12,13 @@ open FsCheck.FSharp
 open Analysis
 open Analysis.Config
 
-let tiny =
-    { defaults with Experiment = "tiny"; Dataset = "gaussian"; TrainCount = 600; TestCount = 600; PositiveRate = 0.2; Epochs = 2; Device = "cpu" }
+let tinyData rate = Gaussian({ Train = 600; Test = 600 }, features = 2, positiveRate = rate, labelNoise = 0.0)
+
+let tiny = { defaults with Experiment = "tiny"; Dataset = tinyData 0.2; Epochs = 2; Device = Cpu }
 
 let tinyGrid seeds =
-    grid tiny [ id; (fun c -> { c with PositiveRate = 0.05 }) ]
-        [ (fun c -> { c with Loss = "bce" }); (fun c -> { c with Loss = "sigmoid_focal"; Gamma = 2.0 }); (fun c -> { c with Loss = "sigmoid_focal"; Gamma = 0.5 }) ]
+    Experiment.grid tiny [ id; (fun c -> { c with Dataset = tinyData 0.05 }) ]
+        [ (fun c -> { c with Loss = BinaryCrossEntropy }); (fun c -> { c with Loss = SigmoidFocal(Some 0.25, 2.0) }); (fun c -> { c with Loss = SigmoidFocal(Some 0.25, 0.5) }) ]
         seeds
 
 let tempRoot () = Directory.CreateTempSubdirectory("wb-sweep").FullName
@@ -31,34 +32,63 @@ let shared =
          root, records, written)
 
 let invalid (c: RunConfig) fragment =
-    Expect.throwsC (fun () -> validateAll [ c ]) (fun e -> Expect.stringContains e.Message fragment "the error names the field and the values")
+    Expect.throwsC (fun () -> Data.validateAll [ c ]) (fun e -> Expect.stringContains e.Message fragment "the error names the field and the values")
 
 let chromium () =
     [ "/usr/bin/chromium"; "/usr/bin/chromium-browser"; "/usr/bin/google-chrome" ] |> List.tryFind File.Exists
+
+/// Writes a CSV of `rows` rows: two features, labels from `label` (row index -> class id).
+let writeCsv (path: string) (rows: int) (label: int -> int) =
+    let rng = Random(7)
+    File.WriteAllLines(path, "x1,x2,label" :: [ for i in 0 .. rows - 1 -> let y = label i in $"{float y + rng.NextDouble()},{rng.NextDouble() - float y},{y}" ])
+
+/// Processes whose command line is a sweep worker writing into `folder` (Linux /proc).
+let workersWriting (folder: string) =
+    [ for dir in Directory.GetDirectories "/proc" do
+        match Int32.TryParse(Path.GetFileName dir) with
+        | true, pid ->
+            let cmdline = try File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\000', ' ') with _ -> ""
+            if cmdline.Contains " worker " && cmdline.Contains folder then yield pid
+        | _ -> () ]
+
+/// Kills a process if it still runs (cleanup after a failed assertion).
+let killQuietly (pid: int) =
+    try (Process.GetProcessById pid).Kill() with _ -> ()
+
+/// The child process of the kill -9 test: a sweep of slow runs with 2 workers into `root`.
+let sweepChild (root: string) =
+    let slow = { tiny with Dataset = Gaussian({ Train = 20000; Test = 2000 }, features = 2, positiveRate = 0.2, labelNoise = 0.0); Epochs = 200 }
+    let configs = [ for s in 0 .. 3 -> { slow with Seed = s } ]
+    Runner.sweep { Runner.defaultSweep with ResultsRoot = root; Workers = 2; Progress = false } configs |> ignore
+    0
 
 [<Tests>]
 let tests =
     testSequenced <| testList "sweeps and reports" [
         testList "config validation, before any run starts" [
             test "out-of-range values name the field" {
-                invalid { tiny with Gamma = -1.0 } "Gamma must be finite and >= 0, got -1"
-                invalid { tiny with Alpha = 1.5 } "Alpha must be in [0, 1] or -1 (none), got 1.5"
-                invalid { tiny with PositiveRate = 0.0 } "PositiveRate must be in (0, 1), got 0"
+                invalid { tiny with Loss = SigmoidFocal(Some 0.25, -1.0) } "Loss.gamma must be finite and >= 0, got -1"
+                invalid { tiny with Loss = SigmoidFocal(Some 1.5, 2.0) } "Loss.alpha must be in [0, 1], got 1.5"
+                invalid { tiny with Loss = BalancedBinaryCrossEntropy -1.0 } "Loss.alpha must be in [0, 1], got -1"
+                invalid { tiny with Dataset = tinyData 0.0 } "Dataset.positiveRate must be in (0, 1), got 0"
                 invalid { tiny with BatchSize = 0 } "BatchSize must be >= 1, got 0"
+                invalid { tiny with Optimizer = Sgd(0.1, 1.0) } "Optimizer.momentum must be in [0, 1), got 1"
                 invalid { tiny with Experiment = "../escape" } "Experiment must be a relative folder name"
             }
-            test "unknown names list the valid ones" {
-                invalid { tiny with Dataset = "cifar" } "Dataset must be seed-line, line, gaussian, dense-easy-negatives, mnist-one-vs-rest, mnist-long-tailed, csv, got 'cifar'"
-                invalid { tiny with Loss = "focal" } "Loss must be sigmoid_focal, focal_from_probabilities, bce, balanced_bce, softmax_focal, cross_entropy, got 'focal'"
-                invalid { tiny with Device = "tpu" } "Device must be auto, cpu, cuda or cuda:N, got 'tpu'"
+            test "a loss for the other task is rejected, the task read from the data" {
+                invalid { tiny with Loss = SoftmaxCrossEntropy } "Loss must be a binary loss for the binary data of gaussian 2-D, 20 % positives, got 'softmax CE'"
+                invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp 8 } "Loss must be a multi-class loss for the multi-class (10 classes) data"
+                invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Linear; Loss = SoftmaxCrossEntropy } "Model must be a multi-class model"
+                invalid { tiny with Model = Cnn } "Model cnn needs 28 x 28 images [1, 28, 28], got features of shape [2]"
             }
-            test "a loss for the wrong task is rejected" {
-                invalid { tiny with Loss = "cross_entropy" } "Loss must be a binary loss for a binary dataset"
-                invalid { tiny with Dataset = "mnist-long-tailed"; Model = "mlp" } "Loss must be a multi-class loss"
+            test "per-class alpha of the wrong length or with negative entries is refused before any run" {
+                let lt = { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp 8 }
+                invalid { lt with Loss = SoftmaxFocal(Some [| 1.0; 2.0 |], 2.0) } "Loss.alpha must have one weight per class (10), got 2"
+                invalid { lt with Loss = SoftmaxFocal(Some (Array.create 10 -1.0), 2.0) } "Loss.alpha must be per-class weights, finite and >= 0"
             }
             test "every problem of every config is listed at once, and nothing ran" {
                 let root = tempRoot ()
-                Expect.throwsC (fun () -> Runner.sweep { Runner.defaultSweep with ResultsRoot = root } [ { tiny with Gamma = -1.0 }; { tiny with Epochs = 0; Seed = 1 } ] |> ignore) (fun e ->
+                Expect.throwsC (fun () -> Runner.sweep { Runner.defaultSweep with ResultsRoot = root } [ { tiny with Loss = SigmoidFocal(None, -1.0) }; { tiny with Epochs = 0; Seed = 1 } ] |> ignore) (fun e ->
                     Expect.stringContains e.Message "2 invalid setting(s)" "both problems are reported")
                 Expect.isFalse (Directory.Exists(Path.Combine(root, "tiny"))) "no run started"
             }
@@ -66,16 +96,16 @@ let tests =
 
         testList "identity, shards and merge" [
             test "a run's id is a hash of its config, independent of the experiment name" {
-                Expect.equal (runId tiny) (runId { tiny with Experiment = "other" }) "experiment name excluded"
-                Expect.notEqual (runId tiny) (runId { tiny with Seed = 1 }) "seed included"
-                Expect.notEqual (runId tiny) (runId { tiny with Gamma = 2.5 }) "gamma included"
+                Expect.equal (Data.runId tiny) (Data.runId { tiny with Experiment = "other" }) "experiment name excluded"
+                Expect.notEqual (Data.runId tiny) (Data.runId { tiny with Seed = 1 }) "seed included"
+                Expect.notEqual (Data.runId tiny) (Data.runId { tiny with Loss = SigmoidFocal(Some 0.25, 2.5) }) "gamma included"
             }
             testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 100 } "the union of n shards is the grid, with no run twice" <|
                 Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (1, 12)) (Gen.choose (1, 7)))) (fun (seeds, n) ->
                     let configs = tinyGrid [ 0 .. seeds - 1 ]
                     let shards = [ for k in 1 .. n -> Runner.shard (k, n) configs ]
-                    let ids = shards |> List.concat |> List.map runId
-                    List.sort ids = (configs |> List.map runId |> List.sort) && List.length (List.distinct ids) = List.length ids)
+                    let ids = shards |> List.concat |> List.map Data.runId
+                    List.sort ids = (configs |> List.map Data.runId |> List.sort) && List.length (List.distinct ids) = List.length ids)
             test "shard syntax is checked" {
                 Expect.equal (Runner.parseShard "2/3") (2, 3) "k/n"
                 Expect.throwsC (fun () -> Runner.parseShard "4/3" |> ignore) (fun e -> Expect.stringContains e.Message "1 <= k <= n, got '4/3'" "names the value")
@@ -117,13 +147,13 @@ let tests =
 
         test "diverged runs are recorded, counted in the summary and named in the verdict" {
             let root = tempRoot ()
-            let exploding = { tiny with Loss = "focal_from_probabilities"; Optimizer = "sgd"; LearningRate = 1e6; Reduction = "sum"; PositiveRate = 0.2 }
+            let exploding = { tiny with Loss = FocalFromProbabilities(Some 0.25, 2.0); Optimizer = Sgd(1e6, 0.9); Reduction = BatchSum }
             let configs = [ for s in [ 0; 1 ] do yield { baselineOf exploding with Seed = s }; yield { exploding with Seed = s } ]
             let records = Runner.sweep { Runner.defaultSweep with ResultsRoot = root; Workers = 1; Progress = false } configs
             let diverged = records |> List.filter _.Diverged
             Expect.equal diverged.Length 2 "both exploding runs diverged"
             Expect.isTrue (diverged |> List.forall (fun r -> r.DivergedAtStep > 0L)) "with the step recorded"
-            let summary = Frames.summaries records |> List.filter (fun s -> s.Loss = "focal_from_probabilities" && s.Metric = "average_precision")
+            let summary = Frames.summaries records |> List.filter (fun s -> s.Loss = "focal_loss_from_probabilities" && s.Metric = "average_precision")
             Expect.equal (summary |> List.map (fun s -> s.Runs, s.Diverged)) [ 2, 2 ] "2 runs, 2 diverged: counted, not dropped"
             let paired = Frames.pairedDifferences records |> List.filter (fun p -> p.Metric = "average_precision")
             Expect.equal (paired |> List.map (fun p -> p.Pairs, p.ExcludedSeeds)) [ 0, 2 ] "no usable pair, 2 seeds excluded"
@@ -147,7 +177,15 @@ let tests =
                 Expect.isTrue (summary |> List.forall (fun s -> s.Runs = 3 && s.Diverged = 0)) "3 seeds each, none diverged"
                 let paired = Frames.pairedDifferences records |> List.filter (fun p -> p.Metric = "average_precision")
                 Expect.equal paired.Length 4 "2 focal settings x 2 datasets"
-                Expect.isTrue (paired |> List.forall (fun p -> p.Pairs = 3 && p.Better + p.Worse <= 3)) "3 pairs each"
+                let byId = records |> List.map (fun r -> r.Id, r) |> Map.ofList
+                for p in paired do
+                    // Recount the seeds won from the records themselves: setting minus the CE run of the same seed.
+                    let runs = records |> List.filter (fun r -> taskLabel r.Config = p.Dataset && lossLabel r.Config = p.Setting)
+                    let diffs = runs |> List.map (fun r -> r.Metrics["average_precision"] - byId[Data.runId (baselineOf r.Config)].Metrics["average_precision"])
+                    Expect.equal p.Pairs 3 $"{p.Setting}: 3 pairs"
+                    Expect.equal p.Better (diffs |> List.filter (fun d -> d > 0.0) |> List.length) $"{p.Setting}: seeds better"
+                    Expect.equal p.Worse (diffs |> List.filter (fun d -> d < 0.0) |> List.length) $"{p.Setting}: seeds worse"
+                    Expect.floatClose Accuracy.veryHigh p.MeanDiff (List.average diffs) $"{p.Setting}: mean paired difference"
             }
             test "the report and summary are written with verdicts" {
                 let _, _, written = shared.Value
@@ -160,8 +198,9 @@ let tests =
             test "the report references no external resource: plotly.js is inlined" {
                 let _, _, written = shared.Value
                 let html = File.ReadAllText written.Html
-                Expect.stringContains html "plotly.js inlined" "plotly.js is in the page"
-                Expect.isTrue (html.Length > 3_000_000) $"the page carries plotly.js ({html.Length} characters)"
+                let _, library = Document.plotlyJs.Value
+                Expect.isGreaterThan library.Length 3_000_000 "the Plotly.NET resource holds the whole library"
+                Expect.stringContains html library "the page carries the whole of plotly.js, verbatim"
                 Expect.isFalse (Regex.IsMatch(html, """<script[^>]*\ssrc\s*=""", RegexOptions.IgnoreCase)) "no script is loaded from elsewhere"
                 Expect.isFalse (Regex.IsMatch(html, """<link[^>]*\shref\s*=""", RegexOptions.IgnoreCase)) "no stylesheet is loaded from elsewhere"
                 // plotly.js's own source holds URL strings (documentation links, map tile templates) that the
@@ -197,8 +236,80 @@ let tests =
                 let folder = Path.Combine(tempRoot (), "curves")
                 let path = Report.writeCurves folder "Curves" "Loss curves." (LossCurves.curve None [ 0.0; 2.0 ] [ 0.1; 0.5; 0.9 ])
                 let html = File.ReadAllText path
-                Expect.stringContains html "plotly.js inlined" "inlined"
+                Expect.stringContains html (snd Document.plotlyJs.Value) "the whole library is inlined"
                 Expect.isTrue (File.Exists(Path.Combine(folder, "curves.csv"))) "curves.csv written"
+            }
+        ]
+
+        testList "defects a new user hit" [
+            test "a CSV of class ids 0/1/2 is a multi-class task: trained, summarised and reported" {
+                let root = tempRoot ()
+                let csv = Path.Combine(root, "three.csv")
+                writeCsv csv 300 (fun i -> i % 3)
+                let base' = { tiny with Experiment = "three"; Dataset = Csv(csv, "label") }
+                let configs = [ for s in [ 0; 1 ] do for l in [ SoftmaxCrossEntropy; SoftmaxFocal(Some [| 1.0; 2.0; 0.5 |], 2.0) ] -> { base' with Loss = l; Seed = s } ]
+                let records = Runner.sweep { Runner.defaultSweep with ResultsRoot = root; Workers = 1; Progress = false } configs
+                Expect.isTrue (records |> List.forall (fun r -> r.Task = MultiClass 3)) "the task and the class count come from the labels"
+                let written = Report.write (Path.Combine(root, "three")) "three" "three classes" nan records
+                let summary = File.ReadAllText written.SummaryCsv
+                Expect.stringContains summary "macro_f1" "multi-class metrics are summarised"
+                Expect.isFalse (summary.Contains "average_precision") "no empty binary metrics"
+                Expect.isTrue (records |> List.forall (fun r -> not (Double.IsNaN r.Metrics["macro_f1"]))) "macro-F1 measured"
+            }
+            test "a CSV whose labels are not 0..C-1 is refused before any run, the values named" {
+                let root = tempRoot ()
+                let csv = Path.Combine(root, "onetwo.csv")
+                writeCsv csv 60 (fun i -> 1 + i % 2)
+                invalid { tiny with Dataset = Csv(csv, "label") } "got 2 distinct values {1, 2}"
+                let dup = Path.Combine(root, "dup.csv")
+                File.WriteAllLines(dup, [ "x1,label,label"; "1,0,0"; "2,1,1"; "3,0,0" ])
+                invalid { tiny with Dataset = Csv(dup, "label") } "column names must be unique, got 'label' more than once"
+                let huge = Path.Combine(root, "huge.csv")
+                File.WriteAllLines(huge, [ "x,label"; "1,0"; "2,3e9"; "3,1" ])
+                invalid { tiny with Dataset = Csv(huge, "label") } "a label must be 0/1 or a class id"
+            }
+            test "editing a CSV between two sweeps reruns its runs on the new content" {
+                let root = tempRoot ()
+                let csv = Path.Combine(root, "grow.csv")
+                writeCsv csv 300 (fun i -> i % 2)
+                let configs = [ { tiny with Experiment = "grow"; Dataset = Csv(csv, "label"); Loss = BinaryCrossEntropy } ]
+                let options = { Runner.defaultSweep with ResultsRoot = root; Workers = 1; Progress = false }
+                let first = Runner.sweep options configs |> List.exactlyOne
+                writeCsv csv 600 (fun i -> i % 2)
+                File.SetLastWriteTimeUtc(csv, DateTime.UtcNow.AddSeconds 5.0)
+                let second = Runner.sweep options configs |> List.exactlyOne
+                Expect.notEqual second.Id first.Id "another content is another run"
+                Expect.notEqual second.Inputs first.Inputs "the record names the content it read"
+                Expect.equal (Runner.loadAll (Runner.runsFolder root "grow")).Length 2 "both runs are kept, the old one is not reported as the new"
+            }
+            test "a sweep with several workers and no worker host fails instead of running in one process" {
+                let root = tempRoot ()
+                let options = { Runner.defaultSweep with ResultsRoot = root; Workers = 2; Progress = false; WorkerHost = Path.Combine(root, "missing", "Analysis.FSharp.dll") }
+                Expect.throwsC (fun () -> Runner.sweep options (tinyGrid [ 0 ]) |> ignore) (fun e ->
+                    Expect.stringContains e.Message "cannot start 2 worker processes" "says what could not start"
+                    Expect.stringContains e.Message "does not exist" "and why")
+                Expect.isEmpty (Runner.loadAll (Runner.runsFolder root "tiny")) "nothing ran in this process meanwhile"
+            }
+            test "kill -9 of the sweep process stops its workers" {
+                let root = tempRoot ()
+                let folder = Runner.runsFolder root "tiny"
+                let testProgram = Reflection.Assembly.GetEntryAssembly() |> nonNull |> _.Location
+                let info = ProcessStartInfo("dotnet", [ testProgram; "--sweep-child"; root ], RedirectStandardOutput = true, RedirectStandardError = true)
+                use child = Process.Start info |> nonNull
+                let clock = Stopwatch.StartNew()
+                while (workersWriting folder).Length < 2 && clock.Elapsed.TotalSeconds < 60.0 && not child.HasExited do Threading.Thread.Sleep 200
+                let workers = workersWriting folder
+                Expect.equal workers.Length 2 $"two workers started (child exited: {child.HasExited}; {child.StandardError.ReadToEnd()})"
+                child.Kill false   // SIGKILL to the sweep process only: no cleanup code of its own runs
+                child.WaitForExit()
+                let stopped = Stopwatch.StartNew()
+                while not (workersWriting folder).IsEmpty && stopped.Elapsed.TotalSeconds < 20.0 do Threading.Thread.Sleep 100
+                let left = workersWriting folder
+                left |> List.iter killQuietly
+                Expect.isEmpty left $"the workers stopped within 20 s of their parent's death (took {stopped.Elapsed.TotalSeconds:F1} s)"
+                Runner.removeStaleTemporaries folder
+                Expect.isEmpty (Directory.GetFiles(folder, "*.tmp") |> Array.append (Directory.GetFiles(folder, ".*"))) "no temporary file of a dead writer stays"
+                Expect.isEmpty (Directory.GetDirectories folder) "no input folders are left behind"
             }
         ]
     ]

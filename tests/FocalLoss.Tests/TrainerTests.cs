@@ -63,7 +63,7 @@ public class TrainerTests
     {
         using var train = Synthetic.ImbalancedGaussian(2000, 0.2, seed: 1);
         using var loss = Losses.SigmoidFocalLoss();
-        var config = Fast with { Seed = 42, Optimizer = "adam", LearningRate = 0.01 };
+        var config = Fast with { Seed = 42, Optimizer = OptimizerKind.Adam, LearningRate = 0.01 };
         var (m1, r1) = Trainer.Run(() => new Mlp(2, 1, 8), loss, train, null, config);
         var (m2, r2) = Trainer.Run(() => new Mlp(2, 1, 8), loss, train, null, config);
         var (m3, _) = Trainer.Run(() => new Mlp(2, 1, 8), loss, train, null, config with { Seed = 43 });
@@ -159,11 +159,11 @@ public class TrainerTests
     }
 
     [Theory]
-    [InlineData("adam", 0.01)]
-    [InlineData("adam", 0.2)]
-    [InlineData("sgd", 0.01)]
-    [InlineData("sgd", 0.2)]
-    public void the_learning_rate_reaches_the_optimizer(string optimizer, double learningRate)
+    [InlineData(OptimizerKind.Adam, 0.01)]
+    [InlineData(OptimizerKind.Adam, 0.2)]
+    [InlineData(OptimizerKind.Sgd, 0.01)]
+    [InlineData(OptimizerKind.Sgd, 0.2)]
+    public void the_learning_rate_reaches_the_optimizer(OptimizerKind optimizer, double learningRate)
     {
         // One full-batch step from known weights. Adam's first step moves every parameter by exactly lr
         // against the sign of its gradient (m / sqrt(v) = sign(g) after bias correction, up to eps);
@@ -189,7 +189,7 @@ public class TrainerTests
             for (var i = 0; i < before[k].Length; i++)
             {
                 var step = after[k][i] - before[k][i];
-                var expected = optimizer == "adam" ? -learningRate * Math.Sign(grads[k][i]) : -learningRate * grads[k][i];
+                var expected = optimizer == OptimizerKind.Adam ? -learningRate * Math.Sign(grads[k][i]) : -learningRate * grads[k][i];
                 Assert.True(Math.Abs(step - expected) <= 1e-4 * Math.Abs(expected) + 1e-7, $"{optimizer} lr {learningRate}: parameter {k}[{i}] moved {step}, expected {expected}");
             }
     }
@@ -201,7 +201,7 @@ public class TrainerTests
         using var test = Synthetic.ImbalancedGaussian(1000, 0.3, seed: 3);
         using var loss = Losses.BinaryCrossEntropyWithLogitsLoss();
         var seen = new List<EpochRecord>();
-        var (model, result) = Trainer.Run(() => new LogisticRegression(2), loss, train, test, Fast with { Epochs = 4, Optimizer = "adam", LearningRate = 0.05 }, seen.Add);
+        var (model, result) = Trainer.Run(() => new LogisticRegression(2), loss, train, test, Fast with { Epochs = 4, Optimizer = OptimizerKind.Adam, LearningRate = 0.05 }, seen.Add);
         using (model)
         {
             Assert.Equal([1, 2, 3, 4], seen.Select(e => e.Epoch));
@@ -242,7 +242,7 @@ public class TrainerTests
         using (train) using (test)
         {
             using var loss = Losses.SoftmaxFocalLoss(gamma: 2);
-            var (model, result) = Trainer.Run(() => new Mlp(784, 10, 64), loss, train, test, Fast with { Epochs = 3, Optimizer = "adam", LearningRate = 0.003, BatchSize = 64 });
+            var (model, result) = Trainer.Run(() => new Mlp(784, 10, 64), loss, train, test, Fast with { Epochs = 3, Optimizer = OptimizerKind.Adam, LearningRate = 0.003, BatchSize = 64 });
             using (model) Assert.InRange(result.FinalMetrics["top1"], 0.75, 1.0);
         }
     }
@@ -276,7 +276,8 @@ public class TrainerTests
     public void config_and_device_errors_name_the_field()
     {
         Assert.Equal("BatchSize", Assert.Throws<ArgumentException>(() => (Fast with { BatchSize = 0 }).Validate()).ParamName);
-        Assert.Equal("Optimizer", Assert.Throws<ArgumentException>(() => (Fast with { Optimizer = "lbfgs" }).Validate()).ParamName);
+        Assert.Equal("Optimizer", Assert.Throws<ArgumentException>(() => (Fast with { Optimizer = (OptimizerKind)7 }).Validate()).ParamName);
+        Assert.Contains("Momentum must be unset with Adam", Assert.Throws<ArgumentException>(() => (Fast with { Optimizer = OptimizerKind.Adam, Momentum = 0.9 }).Validate()).Message);
         Assert.Equal("LearningRate", Assert.Throws<ArgumentException>(() => (Fast with { LearningRate = double.NaN }).Validate()).ParamName);
         Assert.Equal("Momentum", Assert.Throws<ArgumentException>(() => (Fast with { Momentum = 1 }).Validate()).ParamName);
         Assert.Equal("Epochs", Assert.Throws<ArgumentException>(() => (Fast with { Epochs = 0 }).Validate()).ParamName);

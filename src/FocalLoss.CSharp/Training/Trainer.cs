@@ -21,17 +21,28 @@ public enum BatchReduction
     Sum,
 }
 
+/// <summary>The optimiser a run uses.</summary>
+public enum OptimizerKind
+{
+    /// <summary>SGD with momentum (the seed's).</summary>
+    Sgd,
+    /// <summary>Adam with PyTorch's default betas.</summary>
+    Adam,
+}
+
 /// <summary>Training settings. Defaults are the seed tutorial's.</summary>
 public sealed record TrainerConfig
 {
     /// <summary><c>auto</c> (CUDA when available, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     public string Device { get; init; } = "auto";
-    /// <summary><c>sgd</c> (momentum SGD, the seed's) or <c>adam</c>.</summary>
-    public string Optimizer { get; init; } = "sgd";
+    /// <summary>Momentum SGD (the seed's) or Adam.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter))]
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
     /// <summary>Learning rate (seed: 0.005).</summary>
     public double LearningRate { get; init; } = 0.005;
-    /// <summary>SGD momentum (seed: 0.9); ignored by Adam.</summary>
-    public double Momentum { get; init; } = 0.9;
+    /// <summary>SGD momentum in [0, 1); null takes the seed's 0.9 for SGD. Adam has none: setting it with Adam is an
+    /// error rather than a setting silently ignored.</summary>
+    public double? Momentum { get; init; }
     /// <summary>L2 weight decay (default 0).</summary>
     public double WeightDecay { get; init; }
     /// <summary>Samples per step (seed: 16); the last batch of an epoch may be smaller.</summary>
@@ -55,9 +66,10 @@ public sealed record TrainerConfig
     /// <summary>Rejects out-of-range settings, naming the field.</summary>
     public TrainerConfig Validate()
     {
-        if (Optimizer is not ("sgd" or "adam")) throw new ArgumentException($"Optimizer must be 'sgd' or 'adam', got '{Optimizer}'", nameof(Optimizer));
+        if (!Enum.IsDefined(Optimizer)) throw new ArgumentException($"Optimizer must be Sgd or Adam, got {(int)Optimizer}", nameof(Optimizer));
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentException($"LearningRate must be finite and > 0, got {Format.Number(LearningRate)}", nameof(LearningRate));
-        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"Momentum must be in [0, 1), got {Format.Number(Momentum)}", nameof(Momentum));
+        if (Optimizer == OptimizerKind.Adam && Momentum is { } m) throw new ArgumentException($"Momentum must be unset with Adam (it has no momentum; its betas are PyTorch's defaults), got {Format.Number(m)}", nameof(Momentum));
+        if (Momentum is { } momentum && !(momentum >= 0 && momentum < 1)) throw new ArgumentException($"Momentum must be in [0, 1), got {Format.Number(momentum)}", nameof(Momentum));
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"WeightDecay must be finite and >= 0, got {Format.Number(WeightDecay)}", nameof(WeightDecay));
         if (BatchSize < 1) throw new ArgumentException($"BatchSize must be >= 1, got {BatchSize}", nameof(BatchSize));
         if (Epochs < 1) throw new ArgumentException($"Epochs must be >= 1, got {Epochs}", nameof(Epochs));
@@ -233,10 +245,14 @@ public static class Trainer
         return finite.item<bool>();
     }
 
+    /// <summary>SGD's momentum when <see cref="TrainerConfig.Momentum"/> is unset: the seed's 0.9.</summary>
+    public const double DefaultMomentum = 0.9;
+
     private static optim.Optimizer CreateOptimizer(Module<Tensor, Tensor> model, TrainerConfig config) => config.Optimizer switch
     {
-        "adam" => optim.Adam(model.parameters(), config.LearningRate, weight_decay: config.WeightDecay),
-        _ => optim.SGD(model.parameters(), config.LearningRate, config.Momentum, weight_decay: config.WeightDecay),
+        OptimizerKind.Adam => optim.Adam(model.parameters(), config.LearningRate, weight_decay: config.WeightDecay),
+        OptimizerKind.Sgd => optim.SGD(model.parameters(), config.LearningRate, config.Momentum ?? DefaultMomentum, weight_decay: config.WeightDecay),
+        _ => throw new ArgumentException($"Optimizer must be Sgd or Adam, got {(int)config.Optimizer}", nameof(config)),
     };
 }
 
