@@ -44,7 +44,10 @@ type RunRecord =
       /// Precision-recall curve on the test set (binary; at most 200 points).
       PrCurve: Point[]
       /// Reliability diagram on the test set (binary): mean score (X) against fraction positive (Y) per bin.
-      Reliability: Point[] }
+      Reliability: Point[]
+      /// The final weights of linear and logistic models by parameter name (e.g. "fc.weight", "fc.bias"),
+      /// flattened; empty for the larger models.
+      Parameters: Map<string, float[]> }
 
 /// The metric verdicts and curves are about: average precision (binary) or macro-F1 (multi-class).
 let primaryMetric (task: Task) = match task with Binary -> "average_precision" | MultiClass _ -> "macro_f1"
@@ -98,6 +101,15 @@ let runOne (c: RunConfig) : RunRecord =
             Array.map2 (fun r p -> { X = r; Y = p }) recall precision |> downsample 200,
             Array.map2 (fun m f -> { X = m; Y = f }) meanScore fraction
         else [||], [||]
+    let parameters =
+        match c.Model with
+        | Linear | Logistic ->
+            model.named_parameters()
+            |> Seq.map (fun struct (name, p) ->
+                use values = p.detach().to_type(torch.ScalarType.Float64).cpu().flatten()
+                name, values.data<float>().ToArray())
+            |> Map.ofSeq
+        | Mlp _ | Cnn -> Map.empty
     { Id = runIdWith repoRoot c
       Config = c
       Inputs = inputs
@@ -111,7 +123,8 @@ let runOne (c: RunConfig) : RunRecord =
       TrainLoss = result.Epochs |> Seq.map _.TrainLoss |> Array.ofSeq
       TestCurve = curve.ToArray()
       PrCurve = pr
-      Reliability = reliability }
+      Reliability = reliability
+      Parameters = parameters }
 
 /// The folder of an experiment's run files: results/<experiment>/runs under <paramref name="resultsRoot"/>.
 let runsFolder (resultsRoot: string) (experiment: string) = Path.Combine(resultsRoot, experiment, "runs")
@@ -230,7 +243,8 @@ let worker (folder: string) (threads: int) =
 /// `Workers` worker processes, each with cores / workers torch threads: TorchSharp 0.107 is not safe to
 /// train from several threads of one process (its implicitly created Scalars can be finalised by a GC that
 /// another thread triggers while native code still uses them), so parallel runs are separate processes.
-/// One worker runs in this process. A worker that fails stops the others and the sweep.
+/// One worker runs in this process when it has concurrent GC off (TorchSharp's implicit Scalars can be
+/// finalised by a background GC while native code reads them). A worker that fails stops the others.
 let sweep (options: SweepOptions) (configs: RunConfig list) : RunRecord list =
     if options.Workers < 1 then invalidArg "Workers" $"Workers must be >= 1, got {options.Workers}"
     if configs.IsEmpty then invalidArg "configs" "configs must not be empty: a sweep needs at least one run"
@@ -249,7 +263,15 @@ let sweep (options: SweepOptions) (configs: RunConfig list) : RunRecord list =
     let workers = min options.Workers (max 1 todo.Length)
     let threads = max 1 (Environment.ProcessorCount / workers)
     let progress = ProgressBar($"{List.head experiments}: runs", int64 todo.Length, options.Progress)
-    if workers > 1 then
+    // Train in this process only when it runs without concurrent GC (the workbench's own programs, see
+    // Directory.Build.props); a dotnet fsi host has it on, so even one worker is a separate process there.
+    let concurrentGcOff =
+        match AppContext.GetData "System.GC.Concurrent" with
+        | :? string as v -> v.Equals("false", StringComparison.OrdinalIgnoreCase)
+        | :? bool as v -> not v
+        | _ -> false
+    let inProcess = workers = 1 && concurrentGcOff
+    if not inProcess && not todo.IsEmpty then
         let host = match checkWorkerHost options.WorkerHost with Ok h -> h | Error e -> invalidOp $"cannot start {workers} worker processes: {e}"
         let procs =
             [ for w in 0 .. workers - 1 ->

@@ -9,11 +9,7 @@ module Analysis.SeedReplication
 open System
 open System.IO
 open System.Text
-open FocalLoss
-open FocalLoss.Data
 open FocalLoss.Infrastructure
-open FocalLoss.Models
-open FocalLoss.Training
 open Analysis.Config
 
 /// The seed's reported weight, bias and prediction at x = -1.
@@ -28,24 +24,29 @@ type SeedRun =
     { Seed: int; Reduction: BatchReduction; W: float; B: float; Boundary: float; PAtMinus1: float
       TestAccuracy: float; Diverged: bool; Device: string }
 
-/// The seed's training settings with the given seed, batch reduction and device.
-let trainerConfig (seed: int) (reduction: BatchReduction) (device: Device) =
-    TrainerConfig(Seed = int64 seed, Device = Device.text device, Progress = false,
-                  Reduction = (match reduction with BatchSum -> FocalLoss.Training.BatchReduction.Sum | BatchMean -> FocalLoss.Training.BatchReduction.Mean))
+/// The tutorial's run for a seed and batch reduction, as a typed config: its data (10,000 training and
+/// 10,000 fresh test samples), the single unit, the probability-form focal loss (alpha 0.25, gamma 2),
+/// momentum SGD 0.005/0.9, batch 16, 10 epochs.
+let config (device: Device) (reduction: BatchReduction) (seed: int) =
+    { Experiment = "seed-replication"
+      Dataset = SeedLine { Train = trainCount; Test = testCount }
+      Model = Linear
+      Loss = FocalFromProbabilities(Some 0.25, 2.0)
+      Optimizer = Sgd(0.005, 0.9)
+      Epochs = 10
+      BatchSize = 16
+      Reduction = reduction
+      Device = device
+      Seed = seed }
 
-/// Runs the tutorial once.
-let runOne (device: Device) (reduction: BatchReduction) (seed: int) =
-    TorchRuntime.EnsureLoaded() |> ignore
-    use train = Synthetic.SeedLine(trainCount, int64 seed)
-    use test = Synthetic.SeedLine(testCount, int64 seed + 1_000_000L)
-    use loss = Losses.FocalLossFromProbabilities(Nullable 0.25, 2.0)
-    let struct (model, result) = Trainer.Run((fun () -> new LinearNet(1)), loss, train, test, trainerConfig seed reduction device)
-    use model = model
-    let struct (weight, b) = (model :?> LinearNet).Parameters()
-    let w = weight[0]
-    { Seed = seed; Reduction = reduction; W = w; B = b; Boundary = -b / w; PAtMinus1 = 1.0 / (1.0 + exp (-(w * -1.0 + b)))
-      TestAccuracy = (match result.FinalMetrics.TryGetValue "accuracy" with | true, a -> a | _ -> nan)
-      Diverged = result.Diverged; Device = result.Device }
+/// The replication numbers of a finished run (its recorded weight and bias, and test accuracy).
+let ofRecord (r: Runner.RunRecord) =
+    let w = r.Parameters["fc.weight"][0]
+    let b = r.Parameters["fc.bias"][0]
+    { Seed = r.Config.Seed; Reduction = r.Config.Reduction; W = w; B = b; Boundary = -b / w
+      PAtMinus1 = 1.0 / (1.0 + exp (-(w * -1.0 + b)))
+      TestAccuracy = r.Metrics.TryFind "accuracy" |> Option.defaultValue nan
+      Diverged = r.Diverged; Device = r.Device }
 
 let private reductionText = function BatchSum -> "sum" | BatchMean -> "mean"
 let private g9 (v: float) = v.ToString("G9", Globalization.CultureInfo.InvariantCulture)

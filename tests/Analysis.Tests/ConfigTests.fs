@@ -86,7 +86,7 @@ let variedLosses (loss: Loss) =
             changed[i] <- v
             p.Name, unbox<Loss> (FSharpValue.MakeUnion(case, changed)) ]
 
-let config = { FsCheckConfig.defaultConfig with maxTest = 200; arbitrary = [] }
+let config = Props.config 200
 
 [<Tests>]
 let tests =

@@ -22,7 +22,7 @@ let ptBucket =
 let gammaGen = Gen.oneof [ Gen.elements [ 0.0; 0.5; 1.0; 2.0; 5.0 ]; Gen.choose (0, 5000) |> Gen.map (fun k -> float k / 1000.0) ]
 let alphaGen = Gen.oneof [ Gen.constant None; Gen.choose (0, 1000) |> Gen.map (fun k -> Some(float k / 1000.0)) ]
 
-let config = { FsCheckConfig.defaultConfig with maxTest = 100 }
+let config = Props.config 100
 
 let classify (bucket: string) (prop: bool) = prop |> Prop.classify true bucket
 

@@ -14,7 +14,7 @@ let task = { defaults with Experiment = "constructed"; Device = Cpu }
 /// A finished run of `config` with the given metrics (nothing is trained).
 let record (config: RunConfig) (metrics: (string * float) list) : RunRecord =
     { Id = Data.runId config; Config = config; Inputs = []; Task = Binary; Device = "cpu"; Diverged = false; DivergedAtStep = -1L
-      Steps = 1L; Seconds = 0.0; Metrics = Map.ofList metrics; TrainLoss = [||]; TestCurve = [||]; PrCurve = [||]; Reliability = [||] }
+      Steps = 1L; Seconds = 0.0; Metrics = Map.ofList metrics; TrainLoss = [||]; TestCurve = [||]; PrCurve = [||]; Reliability = [||]; Parameters = Map.empty }
 
 /// CE and one focal setting over the seeds, AP = base + per-seed offset (+ effect for focal).
 let constructed (offsets: float[]) (effects: float[]) =
@@ -38,7 +38,7 @@ let tests =
             Expect.equal (p.Better, p.Worse, p.Pairs) (5, 0, 5) "better on every seed"
         }
 
-        testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 300 } "a verdict whose interval contains zero never reads improved or worsened" <|
+        testPropertyWithConfig (Props.config 300) "a verdict whose interval contains zero never reads improved or worsened" <|
             Prop.forAll (Arb.fromGen (Gen.arrayOfLength 5 (Gen.choose (-100, 100) |> Gen.map (fun k -> float k / 10_000.0)))) (fun effects ->
                 let records = constructed [| 0.0; 0.1; 0.2; 0.3; 0.4 |] effects
                 let p = apRow records

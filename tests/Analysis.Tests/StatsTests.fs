@@ -14,7 +14,7 @@ let samples =
     |> Gen.filter (fun xs -> Array.distinct xs |> Array.length > 1)
     |> Arb.fromGen
 
-let config = { FsCheckConfig.defaultConfig with maxTest = 200 }
+let config = Props.config 200
 
 [<Tests>]
 let tests =

@@ -100,7 +100,7 @@ let tests =
                 Expect.notEqual (Data.runId tiny) (Data.runId { tiny with Seed = 1 }) "seed included"
                 Expect.notEqual (Data.runId tiny) (Data.runId { tiny with Loss = SigmoidFocal(Some 0.25, 2.5) }) "gamma included"
             }
-            testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 100 } "the union of n shards is the grid, with no run twice" <|
+            testPropertyWithConfig (Props.config 100) "the union of n shards is the grid, with no run twice" <|
                 Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (1, 12)) (Gen.choose (1, 7)))) (fun (seeds, n) ->
                     let configs = tinyGrid [ 0 .. seeds - 1 ]
                     let shards = [ for k in 1 .. n -> Runner.shard (k, n) configs ]

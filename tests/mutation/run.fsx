@@ -1,57 +1,104 @@
-// Mutation check: proves the loss properties can fail.
+// Mutation check: proves the tests can fail.
 //
 // Copies the working tree to tests/mutation/work/ (git-ignored), then for each broken variant below
-// replaces one snippet of the loss code, rebuilds, runs every property test class
-// (FullyQualifiedName~Properties) and records which properties fail. Writes a matrix (default
-// tests/mutation/RESULTS.md, or the path given with --results) and exits non-zero unless
-//   - the unmutated code passes every property,
-//   - every mutant is caught by at least one property, and
+// replaces one snippet of the code, rebuilds, runs the test suite that guards that code (the xUnit property
+// classes, a named xUnit test, or an Expecto test list) and records which tests fail. Every FsCheck
+// property runs with one fixed replay seed (FOCAL_PROPERTY_REPLAY), so the verdict is reproducible.
+// Writes a matrix (default tests/mutation/RESULTS.md, or --results PATH) and exits non-zero unless
+//   - the unmutated code passes every suite used,
+//   - every mutant is caught by at least one test, and
 //   - every property listed in `properties` catches at least one mutant.
 //
-// Usage: dotnet fsi tests/mutation/run.fsx [--results PATH]      (about 90 s on 2 cores)
+// Usage (after dotnet build -c Release): dotnet fsi tests/mutation/run.fsx [--results PATH] [--only id,id] [--replay "(seed,gamma)"]
+// About 5 minutes on 2 cores; `--help` lists the options.
+#r "../../src/Analysis.FSharp/bin/Release/net10.0/Argu.dll"
 open System
 open System.Diagnostics
 open System.IO
 open System.Text.RegularExpressions
+open Argu
+
+type Args =
+    | Results of path: string
+    | Only of ids: string
+    | Replay of seed: string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Results _ -> "where to write the matrix (default tests/mutation/RESULTS.md)"
+            | Only _ -> "comma-separated mutant ids to run (default: all)"
+            | Replay _ -> "FsCheck replay seed \"(seed,gamma)\" for every property (default: the fixed one below)"
 
 let root = Path.GetFullPath(Path.Combine(__SOURCE_DIRECTORY__, "..", ".."))
 let work = Path.Combine(root, "tests", "mutation", "work")
 let functional = "src/FocalLoss.CSharp/Losses/Functional.cs"
-let testProject = "tests/FocalLoss.Tests"
+let trainer = "src/FocalLoss.CSharp/Training/Trainer.cs"
 
-/// (id, what the bug is, file, original snippet, broken snippet)
+/// The suite a mutant is checked against.
+type Suite =
+    /// Every xUnit property class (FullyQualifiedName~Properties).
+    | Properties
+    /// The xUnit tests whose name contains the filter.
+    | Xunit of filter: string
+    /// One Expecto test list of tests/Analysis.Tests.
+    | Expecto of testList: string
+
+/// (id, what the bug is, file, original snippet, broken snippet, suite)
 let mutants = [
+    // The loss itself, against the xUnit properties.
     "inner-bce-reduced", "reduction passed into the inner cross-entropy (mean(CE) * mean(weight))", functional,
-    "ce_loss = -F.logsigmoid(z);", "ce_loss = Reduce(-F.logsigmoid(z), reduction);"
+    "ce_loss = -F.logsigmoid(z);", "ce_loss = Reduce(-F.logsigmoid(z), reduction);", Properties
     "alpha-wrong-class", "alpha weights the negative class instead of the positive one", functional,
-    "var alpha_t = a * targets + (1 - a) * (1 - targets);", "var alpha_t = a * (1 - targets) + (1 - a) * targets;"
+    "var alpha_t = a * targets + (1 - a) * (1 - targets);", "var alpha_t = a * (1 - targets) + (1 - a) * targets;", Properties
     "alpha-both-classes", "alpha applied to both classes (no 1 - alpha for negatives)", functional,
-    "var alpha_t = a * targets + (1 - a) * (1 - targets);", "var alpha_t = a * targets + a * (1 - targets);"
+    "var alpha_t = a * targets + (1 - a) * (1 - targets);", "var alpha_t = a * targets + a * (1 - targets);", Properties
     "gamma-ignored", "gamma ignored: the modulating factor is dropped", functional,
-    "loss = gamma == 0 ? ce_loss : (gamma * F.logsigmoid(-z)).exp() * ce_loss;", "loss = ce_loss;"
+    "loss = gamma == 0 ? ce_loss : (gamma * F.logsigmoid(-z)).exp() * ce_loss;", "loss = ce_loss;", Properties
     "factor-from-probabilities", "modulating factor (1 - sigmoid(z))^gamma from probabilities, not log space", functional,
     "loss = gamma == 0 ? ce_loss : (gamma * F.logsigmoid(-z)).exp() * ce_loss;",
-    "loss = gamma == 0 ? ce_loss : (1 - z.sigmoid()).pow(gamma) * ce_loss;"
+    "loss = gamma == 0 ? ce_loss : (1 - z.sigmoid()).pow(gamma) * ce_loss;", Properties
     "factor-inverted", "modulating exponent sign flipped: (1 - p_t)^-gamma up-weights easy examples", functional,
     "loss = gamma == 0 ? ce_loss : (gamma * F.logsigmoid(-z)).exp() * ce_loss;",
-    "loss = gamma == 0 ? ce_loss : (-gamma * F.logsigmoid(-z)).exp() * ce_loss;"
+    "loss = gamma == 0 ? ce_loss : (-gamma * F.logsigmoid(-z)).exp() * ce_loss;", Properties
     "factor-detached", "modulating factor detached from the graph: right values, wrong gradient", functional,
     "loss = gamma == 0 ? ce_loss : (gamma * F.logsigmoid(-z)).exp() * ce_loss;",
-    "loss = gamma == 0 ? ce_loss : (gamma * F.logsigmoid(-z)).exp().detach() * ce_loss;"
+    "loss = gamma == 0 ? ce_loss : (gamma * F.logsigmoid(-z)).exp().detach() * ce_loss;", Properties
     "mean-wrong-count", "mean divides by count + 1", functional,
-    "Reduction.Mean => loss.mean(),", "Reduction.Mean => loss.sum() / (loss.numel() + 1),"
+    "Reduction.Mean => loss.mean(),", "Reduction.Mean => loss.sum() / (loss.numel() + 1),", Properties
     "targets-misaligned", "targets shifted by one sample against the logits", functional,
-    "var z = inputs * (2 * targets - 1);", "var z = inputs * (2 * targets.roll(1, 0) - 1);"
+    "var z = inputs * (2 * targets - 1);", "var z = inputs * (2 * targets.roll(1, 0) - 1);", Properties
     "probability-form-p_t-swapped", "probability form takes p_t from the wrong class", functional,
-    "var p_t = p * targets + (1 - p) * (1 - targets);", "var p_t = p * (1 - targets) + (1 - p) * targets;"
+    "var p_t = p * targets + (1 - p) * (1 - targets);", "var p_t = p * (1 - targets) + (1 - p) * targets;", Properties
     "softmax-factor-from-p_t", "softmax focal loss modulates by p_t^gamma instead of (1 - p_t)^gamma", functional,
-    "log_p.masked_fill(classIds.eq(target), double.NegativeInfinity)", "log_p.masked_fill(classIds.ne(target), double.NegativeInfinity)"
+    "log_p.masked_fill(classIds.eq(target), double.NegativeInfinity)", "log_p.masked_fill(classIds.ne(target), double.NegativeInfinity)", Properties
     "soft-geometric-mixture", "soft targets mix log-probabilities (geometric) instead of probabilities", functional,
     "var log_1m_p_t = logaddexp(targets.log() + log_1m_p, (-targets).log1p() + log_p);",
-    "var log_1m_p_t = targets * log_1m_p + (1 - targets) * log_p;"
+    "var log_1m_p_t = targets * log_1m_p + (1 - targets) * log_p;", Properties
+    // Outside the loss: the six areas where planted bugs once went unnoticed, and the typed configuration.
+    "softmax-alpha-value-only-in-gradient", "softmax focal loss: per-class alpha scales the gradient but not the value", functional,
+    "            loss = alpha_t * loss;", "            loss = alpha_t * loss - (alpha_t * loss - loss).detach();", Xunit "SoftmaxGoldenValueTests"
+    "batch-order-fixed", "the shuffled batch order is the same every epoch (generator re-created)", trainer,
+    "randperm(n, generator: shuffle)", "randperm(n, generator: new Generator((ulong)(config.Seed + 1)))", Xunit "each_epoch_visits_every_sample_once"
+    "adam-ignores-learning-rate", "Adam runs at its default learning rate 0.001 whatever the config says", trainer,
+    "optim.Adam(model.parameters(), config.LearningRate,", "optim.Adam(model.parameters(), 0.001,", Xunit "the_learning_rate_reaches_the_optimizer"
+    "step-before-finite-check", "the optimiser steps before the divergence check, so a diverged run keeps NaN weights", trainer,
+    "if (!IsFinite(value, parameters))\n                {\n                    divergedAt = step;\n                    break;\n                }\n                optimizer.step();",
+    "optimizer.step();\n                if (!IsFinite(value, parameters))\n                {\n                    divergedAt = step;\n                    break;\n                }", Xunit "a_diverged_run_keeps_its_last_finite_weights"
+    "pairs-other-seed", "a setting is paired with the cross-entropy run of another seed", "src/Analysis.FSharp/Frames.fs",
+    "byId.TryFind(runId (baselineOf r.Config))", "byId.TryFind(runId { baselineOf r.Config with Seed = (r.Config.Seed + 1) % runs.Length })", Expecto "frames and verdicts on constructed runs"
+    "significant-by-sign", "a difference counts as significant by the sign of its mean, whatever its interval", "src/Analysis.FSharp/Stats.fs",
+    "not (Double.IsNaN i.Lo) && (i.Lo > 0.0 || i.Hi < 0.0)", "not (Double.IsNaN i.Lo) && (i.Mean > 0.0 || i.Mean < 0.0)", Expecto "frames and verdicts on constructed runs"
+    "csv-scaled-by-test-split", "a CSV is standardised with the test split's statistics", "src/Analysis.FSharp/Data.fs",
+    "let scaler = Standardizer.Fit train", "let scaler = Standardizer.Fit test", Expecto "data of a config"
+    "softmax-alpha-dropped", "the config's per-class alpha does not reach the softmax focal loss", "src/Analysis.FSharp/Config.fs",
+    "Losses.SoftmaxFocalLoss(alpha, g)", "Losses.SoftmaxFocalLoss(null, g)", Expecto "typed configuration"
+    "run-id-ignores-inputs", "the run id hashes the config but not the content of the files it reads", "src/Analysis.FSharp/Config.fs",
+    "String.Join(\"|\", canonical c :: inputs)", "String.Join(\"|\", [ canonical c ])", Expecto "typed configuration"
+    "labels-rounded", "report labels round hyper-parameters, so two settings can share a label", "src/Analysis.FSharp/Config.fs",
+    "let num (v: float) = v.ToString(\"R\", inv)", "let num (v: float) = v.ToString(\"G4\", inv)", Expecto "typed configuration"
 ]
 
-/// The properties the issue lists; each must catch at least one mutant.
+/// The properties that must each catch at least one mutant.
 let properties = [
     "gamma_zero_equals_alpha_weighted_bce_in_value_and_gradient"
     "focal_loss_never_exceeds_alpha_weighted_bce"
@@ -65,13 +112,18 @@ let properties = [
     "softmax_focal_with_two_classes_equals_sigmoid_focal_on_the_logit_difference"
     "analytic_gradient_equals_central_finite_differences_in_float64"
     "loss_and_gradient_are_finite_for_logits_up_to_plus_minus_100_in_float32_and_float64"
+    "changing any declared hyper-parameter of any loss changes its value on a fixed batch"
+    "the label a report prints parses back to the same loss"
+    "a verdict whose interval contains zero never reads improved or worsened"
 ]
 
-let failedTest = Regex(@"^\s*Failed FocalLoss\.Tests\.\w+\.(\w+)", RegexOptions.Multiline)
-let summary = Regex(@"(Passed|Failed)!\s+-\s+Failed:\s+(\d+), Passed:\s+(\d+)")
+let failedXunit = Regex(@"^\s*Failed FocalLoss\.Tests\.\w+\.(\w+)", RegexOptions.Multiline)
+let xunitSummary = Regex(@"(Passed|Failed)!\s+-\s+Failed:\s+(\d+), Passed:\s+(\d+)")
+let expectoSummary = Regex(@"(\d+) passed, (\d+) ignored, (\d+) failed, (\d+) errored")
 
-let sh (cwd: string) (args: string list) =
+let sh (replay: string) (cwd: string) (args: string list) =
     let info = ProcessStartInfo("dotnet", args, WorkingDirectory = cwd, RedirectStandardOutput = true, RedirectStandardError = true)
+    info.Environment["FOCAL_PROPERTY_REPLAY"] <- replay   // one FsCheck seed for every run: a reproducible verdict
     use proc = Process.Start info |> nonNull
     let err = proc.StandardError.ReadToEndAsync()
     let out = proc.StandardOutput.ReadToEnd()
@@ -93,63 +145,104 @@ let copyTree () =
             Directory.CreateDirectory(Path.GetDirectoryName target |> nonNull) |> ignore
             File.Copy(source, target)
 
-/// Builds and runs the property classes: Ok (failed property names, summary) or Error (output tail).
-let runProperties () =
-    match sh work [ "build"; testProject; "-c"; "Release"; "-nologo"; "-v"; "quiet" ] with
+/// Expecto's --summary lists failing and errored tests, one a line after "Failed:" / "Errored:".
+let expectoFailures (testList: string) (out: string) =
+    let mutable section = ""
+    [ for line in out.Split('\n') do
+        let l = line.TrimEnd('\r')
+        if Regex.IsMatch(l, @"^(Passed|Ignored|Failed|Errored):") then section <- l.Split(':')[0]
+        elif (section = "Failed" || section = "Errored") && l.StartsWith "\t" then
+            let name = l.Trim().Replace(" <Expecto>", "")
+            yield (if name.StartsWith(testList + ".") then name.Substring(testList.Length + 1) else name) ]
+    |> List.distinct |> List.sort
+
+/// Builds and runs one suite in the work tree: Ok (failed test names, summary) or Error (output tail).
+let runSuite (replay: string) (suite: Suite) =
+    let project = match suite with Expecto _ -> "tests/Analysis.Tests" | _ -> "tests/FocalLoss.Tests"
+    match sh replay work [ "build"; project; "-c"; "Release"; "-nologo"; "-v"; "quiet" ] with
     | code, out when code <> 0 -> Error(tail out)
     | _ ->
-        let _, out = sh work [ "test"; testProject; "-c"; "Release"; "--no-build"; "-nologo"; "--filter"; "FullyQualifiedName~Properties" ]
-        let m = summary.Match out
-        if not m.Success then Error(tail out)
-        else Ok([ for f in failedTest.Matches out -> f.Groups[1].Value ] |> List.distinct |> List.sort, m.Value)
+        match suite with
+        | Properties | Xunit _ ->
+            let filter = match suite with Xunit f -> $"FullyQualifiedName~{f}" | _ -> "FullyQualifiedName~Properties"
+            let _, out = sh replay work [ "test"; project; "-c"; "Release"; "--no-build"; "-nologo"; "--filter"; filter ]
+            let m = xunitSummary.Match out
+            if not m.Success then Error(tail out)
+            else Ok([ for f in failedXunit.Matches out -> f.Groups[1].Value ] |> List.distinct |> List.sort, m.Value)
+        | Expecto testList ->
+            let _, out = sh replay work [ "run"; "--project"; project; "-c"; "Release"; "--no-build"; "--"; "--filter-test-list"; testList; "--colours"; "0"; "--no-spinner"; "--summary" ]
+            let m = expectoSummary.Match out
+            if not m.Success || m.Groups[1].Value = "0" && m.Groups[3].Value = "0" && m.Groups[4].Value = "0" then Error(tail out)
+            else Ok(expectoFailures testList out, m.Value)
 
-let main (argv: string list) =
-    let resultsPath =
-        match argv with
-        | [ "--results"; path ] -> Path.GetFullPath path
-        | [] -> Path.Combine(root, "tests", "mutation", "RESULTS.md")
-        | other -> failwithf "unknown arguments %A; valid: --results PATH" other
+let suiteName = function Properties -> "xUnit properties" | Xunit f -> $"xUnit ~{f}" | Expecto l -> $"Expecto '{l}'"
+
+let main (argv: string array) =
+    let parser = ArgumentParser.Create<Args>(programName = "dotnet fsi tests/mutation/run.fsx")
+    let args = parser.ParseCommandLine(argv)
+    let resultsPath = args.TryGetResult Results |> Option.map Path.GetFullPath |> Option.defaultValue (Path.Combine(root, "tests", "mutation", "RESULTS.md"))
+    let replay = args.GetResult(Replay, "(12725637066060010977,5987593262269096141)")
+    let selected =
+        match args.TryGetResult Only with
+        | None -> mutants
+        | Some ids ->
+            let wanted = ids.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries) |> Set.ofArray
+            let known = mutants |> List.map (fun (id, _, _, _, _, _) -> id) |> Set.ofList
+            let unknown = Set.difference wanted known
+            if not unknown.IsEmpty then
+                parser.Raise($"""--only: unknown mutant(s) {String.Join(", ", unknown)}; valid: {String.Join(", ", known)}""")
+            mutants |> List.filter (fun (id, _, _, _, _, _) -> wanted.Contains id)
     let started = Stopwatch.StartNew()
     copyTree ()
-    match runProperties () with
-    | Ok([], info) ->
-        printfn "baseline: %s" info
+    let suites = selected |> List.map (fun (_, _, _, _, _, s) -> s) |> List.distinct
+    let baseline = suites |> List.map (fun s -> s, runSuite replay s)
+    let broken = baseline |> List.filter (fun (_, r) -> match r with Ok([], _) -> false | _ -> true)
+    if not broken.IsEmpty then
+        for s, r in broken do
+            match r with
+            | Ok(failed, info) -> printfn "baseline (unmutated) must pass %s; failed %A: %s" (suiteName s) failed info
+            | Error out -> printfn "baseline %s did not build or run:\n%s" (suiteName s) out
+        1
+    else
+        for s, r in baseline do
+            match r with Ok(_, info) -> printfn "baseline %s: %s" (suiteName s) info | Error _ -> ()
         let results =
-            [ for id, what, path, original, broken in mutants do
+            [ for id, what, path, original, broken, suite in selected do
                 let full = Path.Combine(work, path)
                 let source = File.ReadAllText(Path.Combine(root, path))
                 let count = Regex.Matches(source, Regex.Escape original).Count
                 if count <> 1 then failwithf "mutant %s: snippet must occur exactly once in %s, found %d: %s" id path count original
                 File.WriteAllText(full, source.Replace(original, broken))
-                let outcome = runProperties ()
+                let outcome = runSuite replay suite
                 File.WriteAllText(full, source)
                 match outcome with
                 | Error out -> failwithf "mutant %s did not build or run:\n%s" id out
                 | Ok(failed, _) ->
-                    printfn "mutant %s: caught by %d properties: %s" id failed.Length (if failed.IsEmpty then "NONE" else String.Join(", ", failed))
+                    printfn "mutant %s (%s): caught by %d tests: %s" id (suiteName suite) failed.Length (if failed.IsEmpty then "NONE" else String.Join(", ", failed))
                     yield id, what, failed ]
-        let extra = results |> List.collect (fun (_, _, f) -> f) |> List.distinct |> List.filter (fun p -> not (List.contains p properties)) |> List.sort
-        let uncaught = properties |> List.filter (fun p -> results |> List.forall (fun (_, _, f) -> not (List.contains p f)))
+        let listed = if selected.Length = mutants.Length then properties else []   // a subset cannot judge the list
+        let extra = results |> List.collect (fun (_, _, f) -> f) |> List.distinct |> List.filter (fun p -> not (List.contains p listed)) |> List.sort
+        let uncaught = listed |> List.filter (fun p -> results |> List.forall (fun (_, _, f) -> not (List.contains p f)))
         let survivors = results |> List.filter (fun (_, _, f) -> f.IsEmpty) |> List.map (fun (id, _, _) -> id)
         let today = DateTime.UtcNow.ToString "yyyy-MM-dd"
         let seconds = started.Elapsed.TotalSeconds.ToString "F0"
         let lines = [
-            "# Mutation check: every property catches a broken variant"
+            "# Mutation check: every test named here catches a broken variant"
             ""
-            $"Generated by `dotnet fsi tests/mutation/run.fsx` ({today}, {seconds} s)."
-            "Each column is a deliberately broken variant of the loss code; X marks a property test that failed on it."
+            $"Generated by `dotnet fsi tests/mutation/run.fsx` ({today}, {seconds} s, FsCheck replay seed {replay})."
+            "Each column is a deliberately broken variant of the code; X marks a test that failed on it."
             ""
-            "| property | " + String.Join(" | ", results |> List.map (fun (id, _, _) -> id)) + " | caught |"
+            "| test | " + String.Join(" | ", results |> List.map (fun (id, _, _) -> id)) + " | caught |"
             "|---|" + String.replicate results.Length "---|" + "---|"
             yield!
-                (properties @ extra) |> List.map (fun p ->
+                (listed @ extra) |> List.map (fun p ->
                     let marks = results |> List.map (fun (_, _, f) -> if List.contains p f then "X" else "")
                     let caught = marks |> List.filter (fun m -> m <> "") |> List.length
                     $"| {p} | " + String.Join(" | ", marks) + $" | {caught} |")
             ""
-            "| mutant | the bug | caught by |"
-            "|---|---|---|"
-            yield! results |> List.map (fun (id, what, f) -> $"| {id} | {what} | {f.Length} properties |")
+            "| mutant | the bug | suite | caught by |"
+            "|---|---|---|---|"
+            yield! (List.zip results selected) |> List.map (fun ((id, what, f), (_, _, _, _, _, suite)) -> $"| {id} | {what} | {suiteName suite} | {f.Length} tests |")
             ""
             $"Mutants survived: {survivors.Length} %A{survivors}"
             $"Listed properties that caught nothing: {uncaught.Length} %A{uncaught}" ]
@@ -157,7 +250,7 @@ let main (argv: string list) =
         lines |> List.iter (printfn "%s")
         Directory.Delete(work, true)
         if survivors.IsEmpty && uncaught.IsEmpty then 0 else 1
-    | Ok(failed, info) -> printfn "baseline (unmutated) must pass every property; failed %A: %s" failed info; 1
-    | Error out -> printfn "baseline did not build or run:\n%s" out; 1
 
-exit (main (fsi.CommandLineArgs |> Array.toList |> List.tail))
+exit (
+    try main (fsi.CommandLineArgs |> Array.tail)
+    with :? ArguParseException as e -> eprintfn "%s" e.Message; 2)
