@@ -23,7 +23,7 @@ public class SigmoidFocalLossProperties
 
     private static Property Holds(BinaryCase c, bool condition, string label) => condition.Label(label + ": " + c).Classified(c);
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property gamma_zero_equals_alpha_weighted_bce_in_value_and_gradient() =>
         Prop.ForAll(Generators.BinaryArb, Gen.Elements(Reduction.None, Reduction.Mean, Reduction.Sum).ToArbitrary(), (c, reduction) =>
         {
@@ -39,7 +39,7 @@ public class SigmoidFocalLossProperties
             return Holds(c, ok, $"reduction {reduction}");
         });
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property focal_loss_never_exceeds_alpha_weighted_bce() =>
         Prop.ForAll(Generators.BinaryArb, c =>
         {
@@ -48,7 +48,7 @@ public class SigmoidFocalLossProperties
             return Holds(c, focal.Select((f, i) => f <= c.AlphaT(i) * bce[i] * (1 + 1e-12) + Tol.IdentityAbs64).All(b => b), "focal <= alpha_t * BCE");
         });
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property focal_over_bce_equals_alpha_t_times_one_minus_p_t_to_the_gamma() =>
         Prop.ForAll(Generators.BinaryArb, c =>
         {
@@ -66,7 +66,7 @@ public class SigmoidFocalLossProperties
             return Holds(c, failures.Count == 0, "FL / BCE = alpha_t (1 - p_t)^gamma " + string.Join("; ", failures));
         });
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property loss_does_not_increase_as_p_t_rises() =>
         Prop.ForAll(Generators.BinaryArb, Gen.Choose(1, 400).ToArbitrary(), (c, step) =>
         {
@@ -78,7 +78,7 @@ public class SigmoidFocalLossProperties
             return Holds(c, before.Zip(after).All(p => p.Second <= p.First * (1 + 1e-12) + 1e-300), $"step {delta}");
         });
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property loss_does_not_increase_as_gamma_rises() =>
         Prop.ForAll(Generators.BinaryArb, Gen.Choose(1, 500).ToArbitrary(), (c, step) =>
         {
@@ -88,7 +88,7 @@ public class SigmoidFocalLossProperties
             return Holds(c, low.Zip(high).All(p => p.Second <= p.First * (1 + 1e-12) + 1e-300), $"gamma {c.Gamma} -> {higher.Gamma}");
         });
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property flipping_logit_target_and_alpha_leaves_the_loss_unchanged() =>
         Prop.ForAll(Generators.BinaryArb, c =>
         {
@@ -100,7 +100,7 @@ public class SigmoidFocalLossProperties
             return Holds(c, ok, "label flip");
         });
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property mean_is_sum_over_count_and_none_sums_to_sum() =>
         Prop.ForAll(Generators.BinaryArb, c =>
         {
@@ -113,7 +113,7 @@ public class SigmoidFocalLossProperties
             return Holds(c, ok, $"none.sum {none.Sum():R} sum {sum:R} mean {mean:R}");
         });
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property loss_is_invariant_under_permutation_of_samples() =>
         Prop.ForAll(Generators.BinaryArb, Gen.Choose(0, int.MaxValue).ToArbitrary(), (c, seed) =>
         {
@@ -132,7 +132,7 @@ public class SigmoidFocalLossProperties
             return Holds(c, ok, $"order [{string.Join(",", order)}]");
         });
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property logits_form_equals_probability_form_wherever_the_latter_is_finite() =>
         Prop.ForAll(Generators.BinaryArb, c =>
         {
@@ -153,7 +153,7 @@ public class SigmoidFocalLossProperties
             return Holds(c, ok, $"{compared} finite probability-form values compared");
         });
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property analytic_gradient_equals_central_finite_differences_in_float64() =>
         Prop.ForAll(Generators.BinaryModerateArb, Gen.Elements(Reduction.Mean, Reduction.Sum).ToArbitrary(), (c, reduction) =>
         {
@@ -163,7 +163,7 @@ public class SigmoidFocalLossProperties
             return Holds(c, FiniteDifferences.Matches(grad, numeric), $"reduction {reduction}");
         });
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property loss_and_gradient_are_finite_for_logits_up_to_plus_minus_100_in_float32_and_float64() =>
         Prop.ForAll(Generators.BinaryArb, Gen.Elements(ScalarType.Float32, ScalarType.Float64).ToArbitrary(), (c, dtype) =>
         {
@@ -181,7 +181,7 @@ public class SoftTargetProperties
         from soft in Gen.ArrayOf(Gen.Frequency((3, Gen.Choose(1, 999).Select(k => k / 1000.0)), (1, Gen.Elements(0.0, 1.0, 1e-9, 1 - 1e-9))), c.Logits.Length)
         select (c, soft);
 
-    [Property(MaxTest = 150)]
+    [LossProperty(MaxTest = 150)]
     public Property soft_targets_follow_torchvisions_p_t_and_stay_finite_at_saturation() =>
         Prop.ForAll(SoftCases.ToArbitrary(), sc =>
         {
@@ -203,7 +203,7 @@ public class SoftTargetProperties
             return (failures.Count == 0).Label(string.Join("; ", failures) + " " + c).Classified(c);
         });
 
-    [Property(MaxTest = 60)]
+    [LossProperty(MaxTest = 60)]
     public Property soft_target_gradient_equals_central_finite_differences() =>
         Prop.ForAll(SoftCases.Where(sc => !sc.Case.Has(Bucket.Saturated)).ToArbitrary(), sc =>
         {

@@ -14,7 +14,7 @@ public class SoftmaxFocalLossProperties
 {
     private const int Many = 150;
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property softmax_focal_with_two_classes_equals_sigmoid_focal_on_the_logit_difference() =>
         Prop.ForAll(Generators.BinaryArb, Gen.Elements(Reduction.None, Reduction.Mean, Reduction.Sum).ToArbitrary(), (c, reduction) =>
         {
@@ -44,7 +44,7 @@ public class SoftmaxFocalLossProperties
         from gamma in Generators.Gamma
         select (logits, targets, classes, gamma);
 
-    [Property(MaxTest = 60)]
+    [LossProperty(MaxTest = 60)]
     public Property softmax_focal_gradient_equals_central_finite_differences_in_float64() =>
         Prop.ForAll(MultiClass.ToArbitrary(), m =>
         {
@@ -64,7 +64,7 @@ public class SoftmaxFocalLossProperties
             return FiniteDifferences.Matches(grad, FiniteDifferences.Gradient(Loss, m.Logits)).Label($"classes {m.Classes} gamma {m.Gamma}");
         });
 
-    [Property(MaxTest = 60)]
+    [LossProperty(MaxTest = 60)]
     public Property softmax_focal_with_gamma_zero_equals_cross_entropy() =>
         Prop.ForAll(MultiClass.ToArbitrary(), m =>
         {
