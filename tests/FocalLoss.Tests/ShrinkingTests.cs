@@ -12,7 +12,7 @@ public class ShrinkingTests
 {
     [LossProperty(MaxTest = 100)]
     public Property binary_shrinks_are_smaller_and_keep_every_element_in_its_bucket() =>
-        Prop.ForAll(Gen.OneOf(Generators.Binary, Generators.BinaryModerate).ToArbitrary(), c =>
+        Prop.ForAll(Gen.OneOf(Generators.Binary, Generators.BinaryModerate, Generators.BinaryLong, Generators.BinaryModerateLong).ToArbitrary(), c =>
         {
             var failures = Problems(c).Select(p => "generated: " + p).ToList();
             foreach (var s in Shrink.Binary(c))
@@ -28,7 +28,7 @@ public class ShrinkingTests
 
     [LossProperty(MaxTest = 100)]
     public Property multi_class_shrinks_are_smaller_and_keep_every_rows_standing() =>
-        Prop.ForAll(Generators.MultiClass.ToArbitrary(), c =>
+        Prop.ForAll(Gen.OneOf(Generators.MultiClass, Generators.MultiClassLong).ToArbitrary(), c =>
         {
             var failures = Problems(c).Select(p => "generated: " + p).ToList();
             var standing = Enumerable.Range(0, c.Rows).Select(c.TargetLeads).ToArray();
@@ -48,10 +48,10 @@ public class ShrinkingTests
     [Fact]
     public void a_false_binary_property_shrinks_to_one_confident_wrong_logit_of_magnitude_two_with_gamma_zero_and_no_alpha()
     {
-        // "No element is confident-wrong" is false for most cases; the simplest counterexample the
+        // "No element is confident-wrong" is false for nearly every long case; the simplest counterexample the
         // buckets allow is a single confident-wrong logit at the bucket's edge with the simplest gamma and alpha.
         BinaryCase? lastFailing = null;
-        var property = Prop.ForAll(Generators.BinaryArb, c =>
+        var property = Prop.ForAll(Generators.BinaryLongArb, c =>
         {
             var holds = !c.Has(Bucket.ConfidentWrong);
             if (!holds) lastFailing = c;
@@ -73,7 +73,7 @@ public class ShrinkingTests
         // "Every row's target is the argmax" fails on most cases; the simplest counterexample is one row of two
         // equal logits (the target does not lead strictly).
         MultiClassCase? lastFailing = null;
-        var property = Prop.ForAll(Generators.MultiClassArb, m =>
+        var property = Prop.ForAll(Generators.MultiClassLongArb, m =>
         {
             var holds = Enumerable.Range(0, m.Rows).All(m.TargetLeads);
             if (!holds) lastFailing = m;

@@ -36,6 +36,8 @@ internal static class Tol
     public const double FiniteDiffStep = 1e-6;
     public const double FiniteDiffRel = 1e-5;
     public const double FiniteDiffAbs = 1e-8;
+    /// <summary>How many roundings of f (each up to eps |f|) a central difference may divide by its step.</summary>
+    public const double FiniteDiffRoundoffUlps = 4;
 
     public static bool Close(double actual, double expected, double rel, double abs) =>
         actual == expected || Math.Abs(actual - expected) <= abs + rel * Math.Abs(expected);
@@ -96,10 +98,10 @@ public static class Generators
     /// <summary>The magnitudes of saturated logits.</summary>
     public static readonly double[] SaturatedMagnitudes = [30.0, 80.0, 100.0, 45.5];
 
-    /// <summary>Element counts of the binary cases.</summary>
-    public const int ShortMin = 1, ShortMax = 24;
-    /// <summary>Multi-class cases: classes per row, and rows.</summary>
-    public const int ClassesMin = 2, ClassesMax = 6, MultiRowsMax = 12;
+    /// <summary>Element counts of the short cases (bucket variety) and of the long ones (gradient and reduction checks).</summary>
+    public const int ShortMin = 1, ShortMax = 24, LongMin = 8, LongMax = 64;
+    /// <summary>Multi-class cases: classes per row, and rows of the short and the long cases.</summary>
+    public const int ClassesMin = 2, ClassesMax = 6, MultiRowsMax = 12, MultiLongRowsMin = 8, MultiLongRowsMax = 16;
     /// <summary>Multi-class logits are multiples of 1/400 in [-MultiLogitMax, MultiLogitMax].</summary>
     public const double MultiLogitMax = 10;
 
@@ -161,8 +163,22 @@ public static class Generators
     /// <summary>Binary cases without saturated logits (where both forms and finite differences are well conditioned).</summary>
     public static readonly Gen<BinaryCase> BinaryModerate = Binary.Where(c => !c.Has(Bucket.Saturated));
 
+    /// <summary>Binary cases of 8 to 64 elements: gradient, permutation and reduction checks see more than a few elements.</summary>
+    public static readonly Gen<BinaryCase> BinaryLong = BinaryOfLength(LongMin, LongMax);
+
+    /// <summary>Long binary cases without saturated logits. Drawn without them rather than filtered: a filter would
+    /// reject nearly every case of 8 or more elements.</summary>
+    public static readonly Gen<BinaryCase> BinaryModerateLong =
+        from n in Gen.Choose(LongMin, LongMax)
+        from elements in Gen.ArrayOf(Element.Where(e => e.Item1 != Bucket.Saturated), n)
+        from alpha in Alpha
+        from gamma in Gamma
+        select new BinaryCase(elements.Select(e => e.Item3).ToArray(), elements.Select(e => e.Item2).ToArray(), alpha, gamma, elements.Select(e => e.Item1).ToArray());
+
     public static Arbitrary<BinaryCase> BinaryArb => Arb.From(Binary, Shrink.Binary);
     public static Arbitrary<BinaryCase> BinaryModerateArb => Arb.From(BinaryModerate, Shrink.Binary);
+    public static Arbitrary<BinaryCase> BinaryLongArb => Arb.From(BinaryLong, Shrink.Binary);
+    public static Arbitrary<BinaryCase> BinaryModerateLongArb => Arb.From(BinaryModerateLong, Shrink.Binary);
 
     /// <summary>Per-class alpha: none, or each class weight a multiple of 1/1000 in [0.1, 1].</summary>
     public static Gen<double[]?> ClassAlpha(int classes) => Gen.Frequency(
@@ -181,7 +197,11 @@ public static class Generators
     /// <summary>Multi-class cases of 1 to 12 rows of 2 to 6 classes.</summary>
     public static readonly Gen<MultiClassCase> MultiClass = MultiClassOfRows(1, MultiRowsMax);
 
+    /// <summary>Multi-class cases of 8 to 16 rows (16 to 96 logits), for gradient and reduction checks.</summary>
+    public static readonly Gen<MultiClassCase> MultiClassLong = MultiClassOfRows(MultiLongRowsMin, MultiLongRowsMax);
+
     public static Arbitrary<MultiClassCase> MultiClassArb => Arb.From(MultiClass, Shrink.MultiClass);
+    public static Arbitrary<MultiClassCase> MultiClassLongArb => Arb.From(MultiClassLong, Shrink.MultiClass);
 
     /// <summary>Shows the bucket spread in FsCheck's report.</summary>
     public static Property Classified(this Property property, BinaryCase c) => property
@@ -206,9 +226,30 @@ internal static class FiniteDifferences
             return (f(plus) - f(minus)) / (2 * Tol.FiniteDiffStep);
         }).ToArray();
 
-    /// <summary>Whether an analytic gradient matches the finite differences within the named tolerances.</summary>
-    public static bool Matches(double[] analytic, double[] numeric) =>
-        analytic.Length == numeric.Length && analytic.Zip(numeric).All(p => Tol.Close(p.First, p.Second, Tol.FiniteDiffRel, Tol.FiniteDiffAbs));
+    /// <summary>
+    /// The tolerance for element <paramref name="numeric"/> of a central difference of a function whose value
+    /// is <paramref name="value"/>: relative, plus an absolute floor, plus the rounding of f itself,
+    /// <c>FiniteDiffRoundoffUlps * eps * |f| / step</c>, which grows with |f| (a sum over 64 elements).
+    /// </summary>
+    public static double Tolerance(double numeric, double value) =>
+        Tol.FiniteDiffAbs + Tol.FiniteDiffRel * Math.Abs(numeric)
+        + Tol.FiniteDiffRoundoffUlps * Tol.MachineEpsilon64 * Math.Abs(value) / Tol.FiniteDiffStep;
+
+    /// <summary>
+    /// Compares the analytic gradient of <paramref name="f"/> at <paramref name="x"/> with central finite
+    /// differences: null when every element agrees, else the worst element for the property's label.
+    /// </summary>
+    public static string? Mismatch(Func<double[], double> f, double[] x, double[] analytic)
+    {
+        var numeric = Gradient(f, x);
+        var value = f(x);
+        if (analytic.Length != numeric.Length) return $"gradient has {analytic.Length} elements, expected {numeric.Length}";
+        var worst = Enumerable.Range(0, x.Length).MaxBy(i => Math.Abs(analytic[i] - numeric[i]) / Tolerance(numeric[i], value));
+        var error = Math.Abs(analytic[worst] - numeric[worst]);
+        var tolerance = Tolerance(numeric[worst], value);
+        return error <= tolerance ? null
+            : $"[{worst}] analytic {analytic[worst]:R} numeric {numeric[worst]:R}: error {error:E2} > tolerance {tolerance:E2} (f = {value:R})";
+    }
 }
 
 /// <summary>Evaluates losses through TorchSharp and returns plain arrays.</summary>
