@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using FsCheck;
 using FsCheck.Fluent;
@@ -10,7 +11,12 @@ namespace FocalLoss.Tests;
 internal static class NativeBootstrap
 {
     [ModuleInitializer]
-    internal static void Init() => TorchRuntime.EnsureLoaded();
+    internal static void Init()
+    {
+        // Run as a program (the child process of the first-load race), the assembly leaves the first load to it.
+        if (Assembly.GetEntryAssembly() == typeof(NativeBootstrap).Assembly) return;
+        TorchRuntime.EnsureLoaded();
+    }
 }
 
 /// <summary>Named tolerances per dtype: no magic numbers at call sites.</summary>

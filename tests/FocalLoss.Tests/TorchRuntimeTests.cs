@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using FocalLoss.Runtime;
 using Xunit;
 
@@ -121,13 +122,50 @@ public class TorchRuntimeTests
     }
 
     [Fact]
-    public void ensure_loaded_is_idempotent_and_thread_safe()
+    public void sixteen_threads_racing_on_the_first_load_in_a_fresh_process_get_one_report_and_a_working_torch()
     {
-        var reports = new TorchRuntimeReport[16];
-        Parallel.For(0, reports.Length, i => reports[i] = TorchRuntime.EnsureLoaded());
-        Assert.All(reports, r => Assert.Same(Report, r));
-        using var t = TorchSharp.torch.ones(3);
-        Assert.Equal(3f, t.sum().item<float>());
+        // In this process the runtime was loaded before any test ran; the race needs a process of its own.
+        var cache = Directory.CreateTempSubdirectory("focal-first-load-");
+        try
+        {
+            var output = RunFirstLoadRace(cache.FullName);
+            Assert.True(output["loaded_before_race"] == "False", "the child touched libtorch before the race");
+            Assert.True(output["errors"] == "0", $"EnsureLoaded threw: {output["first_error"]}");
+            Assert.True(int.Parse(output["entered_before_first_return"]) >= 2,
+                $"only {output["entered_before_first_return"]} of {FirstLoadRace.Threads} calls were under way before the first returned: no race");
+            Assert.True(output["distinct_reports"] == "1", $"{output["distinct_reports"]} different reports from {FirstLoadRace.Threads} racing calls");
+            Assert.True(output["later_call_same_report"] == "True", "a later call returned another report");
+            Assert.True(output["action"] == Report.Action.ToString(), $"the child did {output["action"]}, this process {Report.Action}");
+            Assert.True(output["tensor_sum"] == "3", $"ones(3).sum() gave {output["tensor_sum"]}");
+        }
+        finally
+        {
+            cache.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Runs <see cref="FirstLoadRace"/> in a fresh process with its own native cache; its key=value lines.</summary>
+    private static Dictionary<string, string> RunFirstLoadRace(string nativeCache)
+    {
+        var host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
+        var info = new ProcessStartInfo(host, [typeof(FirstLoadRace).Assembly.Location, FirstLoadRace.Command])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.Environment["FOCAL_WORKBENCH_NATIVE_CACHE"] = nativeCache;  // the copy is written during the race, not found
+        using var child = Process.Start(info)!;
+        var stderr = child.StandardError.ReadToEndAsync();
+        var stdout = child.StandardOutput.ReadToEndAsync();
+        if (!child.WaitForExit(TimeSpan.FromSeconds(120)))
+        {
+            child.Kill(entireProcessTree: true);
+            Assert.Fail("the first-load race did not finish within 120 s");
+        }
+        Assert.True(child.ExitCode == 0, $"the first-load race exited with {child.ExitCode}: {stderr.Result}{stdout.Result}");
+        return stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split('=', 2)).Where(kv => kv.Length == 2)
+            .ToDictionary(kv => kv[0], kv => kv[1].Trim());
     }
 
     /// <summary>The libLibTorchSharp.so files mapped into this process (full paths, distinct).</summary>
