@@ -14,7 +14,7 @@ public class SoftmaxFocalLossProperties
 {
     private const int Many = 150;
 
-    [Property(MaxTest = Many)]
+    [LossProperty(MaxTest = Many)]
     public Property softmax_focal_with_two_classes_equals_sigmoid_focal_on_the_logit_difference() =>
         Prop.ForAll(Generators.BinaryArb, Gen.Elements(Reduction.None, Reduction.Mean, Reduction.Sum).ToArbitrary(), (c, reduction) =>
         {
@@ -36,45 +36,44 @@ public class SoftmaxFocalLossProperties
             return ok.Label($"reduction {reduction}: {c}").Classified(c);
         });
 
-    private static readonly Gen<(double[] Logits, long[] Targets, int Classes, double Gamma)> MultiClass =
-        from classes in Gen.Choose(2, 6)
-        from n in Gen.Choose(1, 12)
-        from logits in Gen.ArrayOf(Gen.Choose(-4000, 4000).Select(k => k / 400.0), n * classes)
-        from targets in Gen.ArrayOf(Gen.Choose(0, classes - 1).Select(k => (long)k), n)
-        from gamma in Generators.Gamma
-        select (logits, targets, classes, gamma);
-
-    [Property(MaxTest = 60)]
+    [LossProperty(MaxTest = 40)]
     public Property softmax_focal_gradient_equals_central_finite_differences_in_float64() =>
-        Prop.ForAll(MultiClass.ToArbitrary(), m =>
+        Prop.ForAll(Generators.MultiClassLongArb, m =>
         {
-            var alpha = Enumerable.Range(0, m.Classes).Select(k => 0.25 + 0.1 * k).ToArray();
             double Loss(double[] logits)
             {
                 using var scope = NewDisposeScope();
-                return Functional.softmax_focal_loss(tensor(logits).reshape(-1, m.Classes), tensor(m.Targets), tensor(alpha), m.Gamma).item<double>();
+                return Functional.softmax_focal_loss(tensor(logits).reshape(-1, m.Classes), tensor(m.Targets), AlphaTensor(m), m.Gamma).item<double>();
             }
             double[] grad;
             using (var scope = NewDisposeScope())
             {
                 var x = tensor(m.Logits).reshape(-1, m.Classes).requires_grad_(true);
-                Functional.softmax_focal_loss(x, tensor(m.Targets), tensor(alpha), m.Gamma).backward();
+                Functional.softmax_focal_loss(x, tensor(m.Targets), AlphaTensor(m), m.Gamma).backward();
                 grad = Eval.ToArray(x.grad!);
             }
-            return FiniteDifferences.Matches(grad, FiniteDifferences.Gradient(Loss, m.Logits)).Label($"classes {m.Classes} gamma {m.Gamma}");
+            var mismatch = FiniteDifferences.Mismatch(Loss, m.Logits, grad);
+            return (mismatch is null).Label($"{mismatch}: {m}");
         });
 
-    [Property(MaxTest = 60)]
-    public Property softmax_focal_with_gamma_zero_equals_cross_entropy() =>
-        Prop.ForAll(MultiClass.ToArbitrary(), m =>
+    [LossProperty(MaxTest = 60)]
+    public Property softmax_focal_with_gamma_zero_equals_cross_entropy_summed_with_alpha_as_class_weight_and_averaged_without() =>
+        Prop.ForAll(Generators.MultiClassLongArb, m =>
         {
+            // PyTorch's weighted mean divides by the summed weights, the focal loss's by the count (see its
+            // remarks), so the class weights are compared on the sum and the mean without them.
             using var scope = NewDisposeScope();
             var x = tensor(m.Logits).reshape(-1, m.Classes);
             var t = tensor(m.Targets);
-            var focal = Functional.softmax_focal_loss(x, t, null, 0.0).item<double>();
-            var ce = F.cross_entropy(x, t).item<double>();
-            return Tol.Close(focal, ce, Tol.IdentityRel64, Tol.IdentityAbs64).Label($"focal {focal:R} ce {ce:R}");
+            var focalSum = Functional.softmax_focal_loss(x, t, AlphaTensor(m), 0.0, reduction: Reduction.Sum).item<double>();
+            var ceSum = F.cross_entropy(x, t, AlphaTensor(m), reduction: Reduction.Sum).item<double>();
+            var focalMean = Functional.softmax_focal_loss(x, t, null, 0.0).item<double>();
+            var ceMean = F.cross_entropy(x, t).item<double>();
+            return (Tol.Close(focalSum, ceSum, Tol.IdentityRel64, Tol.IdentityAbs64) && Tol.Close(focalMean, ceMean, Tol.IdentityRel64, Tol.IdentityAbs64))
+                .Label($"sum: focal {focalSum:R} ce {ceSum:R}; mean: focal {focalMean:R} ce {ceMean:R}; {m}");
         });
+
+    private static Tensor? AlphaTensor(MultiClassCase m) => m.Alpha is null ? null : tensor(m.Alpha);
 
     [Fact]
     public void ignored_targets_contribute_nothing_and_are_excluded_from_the_mean()

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using FsCheck;
 using FsCheck.Fluent;
@@ -10,7 +11,12 @@ namespace FocalLoss.Tests;
 internal static class NativeBootstrap
 {
     [ModuleInitializer]
-    internal static void Init() => TorchRuntime.EnsureLoaded();
+    internal static void Init()
+    {
+        // Run as a program (the child process of the first-load race), the assembly leaves the first load to it.
+        if (Assembly.GetEntryAssembly() == typeof(NativeBootstrap).Assembly) return;
+        TorchRuntime.EnsureLoaded();
+    }
 }
 
 /// <summary>Named tolerances per dtype: no magic numbers at call sites.</summary>
@@ -36,6 +42,8 @@ internal static class Tol
     public const double FiniteDiffStep = 1e-6;
     public const double FiniteDiffRel = 1e-5;
     public const double FiniteDiffAbs = 1e-8;
+    /// <summary>How many roundings of f (each up to eps |f|) a central difference may divide by its step.</summary>
+    public const double FiniteDiffRoundoffUlps = 4;
 
     public static bool Close(double actual, double expected, double rel, double abs) =>
         actual == expected || Math.Abs(actual - expected) <= abs + rel * Math.Abs(expected);
@@ -53,11 +61,56 @@ public sealed record BinaryCase(double[] Logits, double[] Targets, double? Alpha
     public bool Has(Bucket bucket) => Buckets.Contains(bucket);
 
     public double AlphaT(int i) => Alpha is { } a ? (Targets[i] == 1 ? a : 1 - a) : 1.0;
+
+    /// <summary>The same case with only the elements at <paramref name="indices"/>, in that order.</summary>
+    public BinaryCase Keep(int[] indices) =>
+        this with { Logits = indices.Select(i => Logits[i]).ToArray(), Targets = indices.Select(i => Targets[i]).ToArray(), Buckets = indices.Select(i => Buckets[i]).ToArray() };
+}
+
+/// <summary>
+/// One generated multi-class case: row-major logits <c>[Rows, Classes]</c>, one class index per row,
+/// optional per-class alpha and gamma.
+/// </summary>
+public sealed record MultiClassCase(double[] Logits, long[] Targets, int Classes, double[]? Alpha, double Gamma)
+{
+    public int Rows => Targets.Length;
+
+    public double Logit(int row, int k) => Logits[row * Classes + k];
+
+    /// <summary>A row's standing, the bucket its shrinks keep: whether the target class is the strict argmax.</summary>
+    public bool TargetLeads(int row) =>
+        Enumerable.Range(0, Classes).All(k => k == Targets[row] || Logit(row, k) < Logit(row, (int)Targets[row]));
+
+    public override string ToString()
+    {
+        var rows = Enumerable.Range(0, Rows).Select(r =>
+            "[" + string.Join(", ", Enumerable.Range(0, Classes).Select(k => Logit(r, k).ToString("R"))) + "]");
+        var alpha = Alpha is null ? "none" : "[" + string.Join(", ", Alpha.Select(a => a.ToString("R"))) + "]";
+        return $"classes={Classes} logits=[{string.Join(", ", rows)}] targets=[{string.Join(", ", Targets)}] alpha={alpha} gamma={Gamma:R}";
+    }
 }
 
 /// <summary>FsCheck generators from meaningful buckets: confident-right, confident-wrong, uncertain, saturated (+-30..100).</summary>
+/// <remarks>
+/// Every arbitrary comes with a shrinker (<see cref="Shrink"/>), so a failing property reports a small
+/// counterexample whose elements are still in the buckets they were drawn from.
+/// </remarks>
 public static class Generators
 {
+    /// <summary>Magnitudes of confident logits (right or wrong side).</summary>
+    public const double ConfidentMin = 2, ConfidentMax = 12;
+    /// <summary>Uncertain logits lie in [-UncertainMax, UncertainMax].</summary>
+    public const double UncertainMax = 1;
+    /// <summary>The magnitudes of saturated logits.</summary>
+    public static readonly double[] SaturatedMagnitudes = [30.0, 80.0, 100.0, 45.5];
+
+    /// <summary>Element counts of the short cases (bucket variety) and of the long ones (gradient and reduction checks).</summary>
+    public const int ShortMin = 1, ShortMax = 24, LongMin = 8, LongMax = 64;
+    /// <summary>Multi-class cases: classes per row, and rows of the short and the long cases.</summary>
+    public const int ClassesMin = 2, ClassesMax = 6, MultiRowsMax = 12, MultiLongRowsMin = 8, MultiLongRowsMax = 16;
+    /// <summary>Multi-class logits are multiples of 1/400 in [-MultiLogitMax, MultiLogitMax].</summary>
+    public const double MultiLogitMax = 10;
+
     private static Gen<double> Uniform(double lo, double hi) =>
         Gen.Choose(0, 1_000_000).Select(k => lo + (hi - lo) * k / 1_000_000.0);
 
@@ -67,10 +120,23 @@ public static class Generators
         var sign = target == 1 ? 1.0 : -1.0;
         return bucket switch
         {
-            Bucket.ConfidentRight => Uniform(2, 12).Select(m => sign * m),
-            Bucket.ConfidentWrong => Uniform(2, 12).Select(m => -sign * m),
-            Bucket.Uncertain => Uniform(-1, 1),
-            _ => from m in Gen.Elements(30.0, 80.0, 100.0, 45.5) from s in Gen.Elements(1.0, -1.0) select s * m,
+            Bucket.ConfidentRight => Uniform(ConfidentMin, ConfidentMax).Select(m => sign * m),
+            Bucket.ConfidentWrong => Uniform(ConfidentMin, ConfidentMax).Select(m => -sign * m),
+            Bucket.Uncertain => Uniform(-UncertainMax, UncertainMax),
+            _ => from m in Gen.Elements(SaturatedMagnitudes) from s in Gen.Elements(1.0, -1.0) select s * m,
+        };
+    }
+
+    /// <summary>Whether <paramref name="logit"/> belongs to <paramref name="bucket"/> for a 0/1 <paramref name="target"/>.</summary>
+    public static bool InBucket(Bucket bucket, double target, double logit)
+    {
+        var towardsTarget = target == 1 ? logit : -logit;
+        return bucket switch
+        {
+            Bucket.ConfidentRight => towardsTarget is >= ConfidentMin and <= ConfidentMax,
+            Bucket.ConfidentWrong => -towardsTarget is >= ConfidentMin and <= ConfidentMax,
+            Bucket.Uncertain => Math.Abs(logit) <= UncertainMax,
+            _ => SaturatedMagnitudes.Contains(Math.Abs(logit)),
         };
     }
 
@@ -90,19 +156,58 @@ public static class Generators
         from logit in Logit(bucket, target)
         select (bucket, target, logit);
 
-    /// <summary>Binary cases of 1 to 24 elements with mixed buckets.</summary>
-    public static readonly Gen<BinaryCase> Binary =
-        from n in Gen.Choose(1, 24)
+    private static Gen<BinaryCase> BinaryOfLength(int min, int max) =>
+        from n in Gen.Choose(min, max)
         from elements in Gen.ArrayOf(Element, n)
         from alpha in Alpha
         from gamma in Gamma
         select new BinaryCase(elements.Select(e => e.Item3).ToArray(), elements.Select(e => e.Item2).ToArray(), alpha, gamma, elements.Select(e => e.Item1).ToArray());
 
+    /// <summary>Binary cases of 1 to 24 elements with mixed buckets.</summary>
+    public static readonly Gen<BinaryCase> Binary = BinaryOfLength(ShortMin, ShortMax);
+
     /// <summary>Binary cases without saturated logits (where both forms and finite differences are well conditioned).</summary>
     public static readonly Gen<BinaryCase> BinaryModerate = Binary.Where(c => !c.Has(Bucket.Saturated));
 
-    public static Arbitrary<BinaryCase> BinaryArb => Binary.ToArbitrary();
-    public static Arbitrary<BinaryCase> BinaryModerateArb => BinaryModerate.ToArbitrary();
+    /// <summary>Binary cases of 8 to 64 elements: gradient, permutation and reduction checks see more than a few elements.</summary>
+    public static readonly Gen<BinaryCase> BinaryLong = BinaryOfLength(LongMin, LongMax);
+
+    /// <summary>Long binary cases without saturated logits. Drawn without them rather than filtered: a filter would
+    /// reject nearly every case of 8 or more elements.</summary>
+    public static readonly Gen<BinaryCase> BinaryModerateLong =
+        from n in Gen.Choose(LongMin, LongMax)
+        from elements in Gen.ArrayOf(Element.Where(e => e.Item1 != Bucket.Saturated), n)
+        from alpha in Alpha
+        from gamma in Gamma
+        select new BinaryCase(elements.Select(e => e.Item3).ToArray(), elements.Select(e => e.Item2).ToArray(), alpha, gamma, elements.Select(e => e.Item1).ToArray());
+
+    public static Arbitrary<BinaryCase> BinaryArb => Arb.From(Binary, Shrink.Binary);
+    public static Arbitrary<BinaryCase> BinaryModerateArb => Arb.From(BinaryModerate, Shrink.Binary);
+    public static Arbitrary<BinaryCase> BinaryLongArb => Arb.From(BinaryLong, Shrink.Binary);
+    public static Arbitrary<BinaryCase> BinaryModerateLongArb => Arb.From(BinaryModerateLong, Shrink.Binary);
+
+    /// <summary>Per-class alpha: none, or each class weight a multiple of 1/1000 in [0.1, 1].</summary>
+    public static Gen<double[]?> ClassAlpha(int classes) => Gen.Frequency(
+        (1, Gen.Constant<double[]?>(null)),
+        (3, Gen.ArrayOf(Gen.Choose(100, 1000).Select(k => k / 1000.0), classes).Select(a => (double[]?)a)));
+
+    private static Gen<MultiClassCase> MultiClassOfRows(int minRows, int maxRows) =>
+        from classes in Gen.Choose(ClassesMin, ClassesMax)
+        from n in Gen.Choose(minRows, maxRows)
+        from logits in Gen.ArrayOf(Gen.Choose(-4000, 4000).Select(k => k * MultiLogitMax / 4000), n * classes)
+        from targets in Gen.ArrayOf(Gen.Choose(0, classes - 1).Select(k => (long)k), n)
+        from alpha in ClassAlpha(classes)
+        from gamma in Gamma
+        select new MultiClassCase(logits, targets, classes, alpha, gamma);
+
+    /// <summary>Multi-class cases of 1 to 12 rows of 2 to 6 classes.</summary>
+    public static readonly Gen<MultiClassCase> MultiClass = MultiClassOfRows(1, MultiRowsMax);
+
+    /// <summary>Multi-class cases of 8 to 16 rows (16 to 96 logits), for gradient and reduction checks.</summary>
+    public static readonly Gen<MultiClassCase> MultiClassLong = MultiClassOfRows(MultiLongRowsMin, MultiLongRowsMax);
+
+    public static Arbitrary<MultiClassCase> MultiClassArb => Arb.From(MultiClass, Shrink.MultiClass);
+    public static Arbitrary<MultiClassCase> MultiClassLongArb => Arb.From(MultiClassLong, Shrink.MultiClass);
 
     /// <summary>Shows the bucket spread in FsCheck's report.</summary>
     public static Property Classified(this Property property, BinaryCase c) => property
@@ -127,9 +232,30 @@ internal static class FiniteDifferences
             return (f(plus) - f(minus)) / (2 * Tol.FiniteDiffStep);
         }).ToArray();
 
-    /// <summary>Whether an analytic gradient matches the finite differences within the named tolerances.</summary>
-    public static bool Matches(double[] analytic, double[] numeric) =>
-        analytic.Length == numeric.Length && analytic.Zip(numeric).All(p => Tol.Close(p.First, p.Second, Tol.FiniteDiffRel, Tol.FiniteDiffAbs));
+    /// <summary>
+    /// The tolerance for element <paramref name="numeric"/> of a central difference of a function whose value
+    /// is <paramref name="value"/>: relative, plus an absolute floor, plus the rounding of f itself,
+    /// <c>FiniteDiffRoundoffUlps * eps * |f| / step</c>, which grows with |f| (a sum over 64 elements).
+    /// </summary>
+    public static double Tolerance(double numeric, double value) =>
+        Tol.FiniteDiffAbs + Tol.FiniteDiffRel * Math.Abs(numeric)
+        + Tol.FiniteDiffRoundoffUlps * Tol.MachineEpsilon64 * Math.Abs(value) / Tol.FiniteDiffStep;
+
+    /// <summary>
+    /// Compares the analytic gradient of <paramref name="f"/> at <paramref name="x"/> with central finite
+    /// differences: null when every element agrees, else the worst element for the property's label.
+    /// </summary>
+    public static string? Mismatch(Func<double[], double> f, double[] x, double[] analytic)
+    {
+        var numeric = Gradient(f, x);
+        var value = f(x);
+        if (analytic.Length != numeric.Length) return $"gradient has {analytic.Length} elements, expected {numeric.Length}";
+        var worst = Enumerable.Range(0, x.Length).MaxBy(i => Math.Abs(analytic[i] - numeric[i]) / Tolerance(numeric[i], value));
+        var error = Math.Abs(analytic[worst] - numeric[worst]);
+        var tolerance = Tolerance(numeric[worst], value);
+        return error <= tolerance ? null
+            : $"[{worst}] analytic {analytic[worst]:R} numeric {numeric[worst]:R}: error {error:E2} > tolerance {tolerance:E2} (f = {value:R})";
+    }
 }
 
 /// <summary>Evaluates losses through TorchSharp and returns plain arrays.</summary>

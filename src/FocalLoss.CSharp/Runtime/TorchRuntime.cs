@@ -84,10 +84,22 @@ public static class TorchRuntime
     /// <paramref name="systemLibStdCxx"/> does not define, and the symbols bound to them. Throws
     /// <see cref="TorchRuntimeException"/> when any such symbol is relocated (really used).
     /// </summary>
-    public static (IReadOnlyList<VersionNeed> Missing, IReadOnlyList<DynamicSymbol> Symbols) AnalyseMissingVersions(ElfImage library, ElfImage systemLibStdCxx)
+    public static (IReadOnlyList<VersionNeed> Missing, IReadOnlyList<DynamicSymbol> Symbols) AnalyseMissingVersions(ElfImage library, ElfImage systemLibStdCxx) =>
+        AnalyseMissingVersions(library, systemLibStdCxx.VersionDefinitions, systemLibStdCxx.Source);
+
+    /// <summary>
+    /// The safety analysis against a libstdc++ given by the versions it defines, so that it can be checked
+    /// for any system (for example a GCC 12 libstdc++ on a machine that has GCC 13's).
+    /// </summary>
+    /// <param name="library">The library to load, e.g. TorchSharp's libLibTorchSharp.so.</param>
+    /// <param name="systemVersions">The version names the system libstdc++ defines (<see cref="ElfImage.VersionDefinitions"/>).</param>
+    /// <param name="systemSource">Names that libstdc++ in messages (a path).</param>
+    /// <exception cref="TorchRuntimeException">A symbol bound to a missing version is relocated (really used).</exception>
+    public static (IReadOnlyList<VersionNeed> Missing, IReadOnlyList<DynamicSymbol> Symbols) AnalyseMissingVersions(
+        ElfImage library, IReadOnlySet<string> systemVersions, string systemSource)
     {
         var missing = library.VersionNeeds
-            .Where(n => n.File == LibStdCxxSoname && !systemLibStdCxx.VersionDefinitions.Contains(n.Version))
+            .Where(n => n.File == LibStdCxxSoname && !systemVersions.Contains(n.Version))
             .ToList();
         var symbols = new List<DynamicSymbol>();
         foreach (var need in missing)
@@ -97,8 +109,8 @@ public static class TorchRuntime
             if (used.Count > 0)
                 throw new TorchRuntimeException(
                     $"{library.Source} needs {need.Version} from {need.File} for symbols that it really uses " +
-                    $"({string.Join(", ", used.Select(s => s.Name))}), but {systemLibStdCxx.Source} defines only up to " +
-                    $"{NewestGlibcxx(systemLibStdCxx)}. Marking that need weak would not be safe. Install a libstdc++ " +
+                    $"({string.Join(", ", used.Select(s => s.Name))}), but {systemSource} defines only up to " +
+                    $"{NewestGlibcxx(systemVersions)}. Marking that need weak would not be safe. Install a libstdc++ " +
                     $"that provides {need.Version} (GCC 13 or newer) or use a TorchSharp built for this system.");
             symbols.AddRange(bound);
         }
@@ -108,16 +120,26 @@ public static class TorchRuntime
     /// <summary>
     /// Returns the bytes of a patched copy of <paramref name="library"/> with <c>VER_FLG_WEAK</c> on every
     /// libstdc++ version need that <paramref name="systemLibStdCxx"/> lacks, after proving it safe with
-    /// <see cref="AnalyseMissingVersions"/>. Returns null when nothing is missing.
+    /// <see cref="AnalyseMissingVersions(ElfImage, ElfImage)"/>. Returns null when nothing is missing.
     /// </summary>
-    public static byte[]? PatchForSystem(ElfImage library, ElfImage systemLibStdCxx)
+    public static byte[]? PatchForSystem(ElfImage library, ElfImage systemLibStdCxx) =>
+        PatchForSystem(library, systemLibStdCxx.VersionDefinitions, systemLibStdCxx.Source);
+
+    /// <summary>
+    /// <see cref="PatchForSystem(ElfImage, ElfImage)"/> against a libstdc++ given by the versions it defines.
+    /// </summary>
+    /// <param name="library">The library to patch.</param>
+    /// <param name="systemVersions">The version names the system libstdc++ defines.</param>
+    /// <param name="systemSource">Names that libstdc++ in messages (a path).</param>
+    /// <exception cref="TorchRuntimeException">A symbol bound to a missing version is relocated (really used).</exception>
+    public static byte[]? PatchForSystem(ElfImage library, IReadOnlySet<string> systemVersions, string systemSource)
     {
-        var (missing, _) = AnalyseMissingVersions(library, systemLibStdCxx);
+        var (missing, _) = AnalyseMissingVersions(library, systemVersions, systemSource);
         return missing.Count == 0 ? null : library.WithWeakNeeds(missing);
     }
 
-    private static string NewestGlibcxx(ElfImage libstdcxx) =>
-        libstdcxx.VersionDefinitions.Where(v => v.StartsWith("GLIBCXX_3.4", StringComparison.Ordinal))
+    private static string NewestGlibcxx(IReadOnlySet<string> versions) =>
+        versions.Where(v => v.StartsWith("GLIBCXX_3.4", StringComparison.Ordinal))
             .OrderBy(v => v.Length).ThenBy(v => v, StringComparer.Ordinal).LastOrDefault() ?? "(no GLIBCXX versions)";
 
     private static TorchRuntimeReport Bootstrap()
