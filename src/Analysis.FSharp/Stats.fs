@@ -1,6 +1,6 @@
 /// Summary statistics over seeds: means with Student-t 95 % confidence intervals (quantiles from
-/// MathNet.Numerics), paired differences, a seeded percentile bootstrap, and paired tests (t and Wilcoxon
-/// signed-rank, both matching scipy 1.10).
+/// MathNet.Numerics), paired differences, a seeded percentile bootstrap, paired tests (t and Wilcoxon
+/// signed-rank, both matching scipy 1.10) and Holm's multiplicity adjustment.
 module Analysis.Stats
 
 open System
@@ -154,3 +154,22 @@ let wilcoxonSignedRank (d: float[]) : float =
             let se = sqrt ((c * (c + 1.0) * (2.0 * c + 1.0) - 0.5 * tieTerm) / 24.0)
             let z = (min wPlus wMinus - c * (c + 1.0) / 4.0) / se
             MathNet.Numerics.SpecialFunctions.Erfc(abs z / sqrt 2.0)
+
+/// <summary>Holm-Bonferroni adjusted p-values, in the order of <paramref name="ps"/>: with the m non-NaN
+/// p-values sorted ascending, p_(1) &lt;= ... &lt;= p_(m), the adjusted p_(i) = max over j &lt;= i of
+/// min(1, (m - j + 1) p_(j)) (step-down; the running maximum keeps the adjusted values in the order of the raw
+/// ones). Equals statsmodels' multipletests(ps, method='holm')[1] on the non-NaN entries.</summary>
+/// <remarks>NaN entries (a test that could not be run, e.g. fewer than 2 seeds) stay NaN in place and are not
+/// counted in m, so they neither get nor cause any adjustment. Values outside [0, 1] are refused.</remarks>
+let holm (ps: float[]) : float[] =
+    match ps |> Array.tryFindIndex (fun p -> not (Double.IsNaN p) && not (0.0 <= p && p <= 1.0)) with
+    | Some i -> invalidArg (nameof ps) $"p-values must lie in [0, 1] or be NaN, got {ps[i]} at index {i}"
+    | None -> ()
+    let ascending = Array.init ps.Length id |> Array.filter (fun i -> not (Double.IsNaN ps[i])) |> Array.sortBy (fun i -> ps[i])
+    let m = ascending.Length
+    let adjusted = Array.copy ps
+    let mutable runningMax = 0.0
+    ascending |> Array.iteri (fun j i ->
+        runningMax <- max runningMax (min 1.0 (float (m - j) * ps[i]))   // j is 0-based: factor m - j = m - (j+1) + 1
+        adjusted[i] <- runningMax)
+    adjusted

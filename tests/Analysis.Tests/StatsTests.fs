@@ -19,6 +19,7 @@ let config = Props.config 200
 /// Tolerances are named: scipy's p-values are float64 and both sides compute them in closed form or exactly.
 module Tol =
     let scipy = { absolute = 0.0; relative = 1e-10 }
+    let statsmodels = { absolute = 0.0; relative = 1e-12 }
 
 /// Paired differences and their p-values from scipy 1.10.1 (Debian python3-scipy), an oracle outside this code:
 ///   /usr/bin/python3 -c "import numpy as np, scipy.stats as s; d = np.array(k) / 1e4; print(repr(s.ttest_1samp(d, 0).pvalue), repr(s.wilcoxon(d).pvalue))"
@@ -70,6 +71,20 @@ let bruteForceWilcoxon (d: float[]) =
     let sums = [| for mask in 0 .. (1 <<< n) - 1 -> [ for r in 1 .. n do if mask &&& (1 <<< (r - 1)) <> 0 then float r ] |> List.sum |]
     let share f = float (sums |> Array.filter f |> Array.length) / float sums.Length
     min 1.0 (2.0 * min (share (fun w -> w <= observed)) (share (fun w -> w >= observed)))
+
+/// p-value vectors of 1 to 20 tests from buckets: tiny, small, anywhere, the exact ends 0 and 1, ties, NaN (a test not run).
+let pValues =
+    let p =
+        Gen.oneof [
+            Gen.choose (0, 1000) |> Gen.map (fun k -> "tiny", float k * 1e-9)
+            Gen.choose (0, 500) |> Gen.map (fun k -> "small", float k / 1e4)
+            Gen.choose (0, 1_000_000) |> Gen.map (fun k -> "anywhere", float k / 1e6)
+            Gen.elements [ "0 or 1", 0.0; "0 or 1", 1.0 ]
+            Gen.elements [ "tie", 0.01; "tie", 0.02 ]
+            Gen.constant ("NaN", nan) ]
+    Gen.choose (1, 20) |> Gen.bind (fun n -> Gen.arrayOfLength n p)
+
+let classifyAll (labels: string seq) (prop: bool) = Seq.fold (fun pr label -> pr |> Prop.classify true label) (Prop.ofTestable prop) (Seq.distinct labels)
 
 [<Tests>]
 let tests =
@@ -216,6 +231,66 @@ let tests =
             test "diverged runs are refused" {
                 Expect.throwsC (fun () -> Stats.wilcoxonSignedRank [| 0.1; nan; 0.2 |] |> ignore) (fun e ->
                     Expect.stringContains e.Message "count and drop diverged runs" "the message says what to do")
+            }
+        ]
+
+        testList "holm" [
+            test "a hand-computed example" {
+                // p = [0.01, 0.04, 0.03, 0.005], m = 4. Ascending: 0.005, 0.01, 0.03, 0.04 with factors 4, 3, 2, 1:
+                //   4 * 0.005 = 0.02, 3 * 0.01 = 0.03, 2 * 0.03 = 0.06, 1 * 0.04 = 0.04 -> running max 0.02, 0.03, 0.06, 0.06
+                // (0.04 rises to 0.06: it cannot be more significant than the 0.03 rejected before it).
+                // Back in input order: [0.03, 0.06, 0.06, 0.02]. statsmodels 0.13.5 agrees:
+                // /usr/bin/python3 -c "from statsmodels.stats.multitest import multipletests as mt; print(list(mt([0.01, 0.04, 0.03, 0.005], method='holm')[1]))"
+                // -> [0.03, 0.06, 0.06, 0.02]
+                let adjusted = Stats.holm [| 0.01; 0.04; 0.03; 0.005 |]
+                Array.iter2 (fun a e -> Expect.floatClose Tol.statsmodels a e $"adjusted {Array.toList adjusted}") adjusted [| 0.03; 0.06; 0.06; 0.02 |]
+            }
+
+            test "NaN entries stay in place and do not count in m" {
+                // the same four tests and a fifth that could not be run: m stays 4, so the values above
+                let adjusted = Stats.holm [| 0.01; nan; 0.04; 0.03; 0.005 |]
+                Expect.isTrue (Double.IsNaN adjusted[1]) "the test not run stays NaN"
+                Array.iter2 (fun a e -> Expect.floatClose Tol.statsmodels a e $"adjusted {Array.toList adjusted}") (Array.map (fun i -> adjusted[i]) [| 0; 2; 3; 4 |]) [| 0.03; 0.06; 0.06; 0.02 |]
+            }
+
+            test "equals statsmodels' multipletests(method='holm') with ties, 0, 1 and capping" {
+                // /usr/bin/python3 -c "from statsmodels.stats.multitest import multipletests as mt; print([repr(x) for x in mt([0.2, 0.001, 0.04, 0.04, 0.6, 0.0, 1.0, 0.012, 0.45, 0.0049], method='holm')[1]])"
+                let raw = [| 0.2; 0.001; 0.04; 0.04; 0.6; 0.0; 1.0; 0.012; 0.45; 0.0049 |]   // 3 * 0.45 and 2 * 0.6 exceed 1: capped
+                let statsmodels = [| 0.8; 0.009000000000000001; 0.24; 0.24; 1.0; 0.0; 1.0; 0.084; 1.0; 0.0392 |]
+                Array.iter2 (fun a e -> Expect.floatClose Tol.statsmodels a e "adjusted p") (Stats.holm raw) statsmodels
+            }
+
+            testPropertyWithConfig config "an adjusted p is never smaller than its raw p, and NaN stays NaN" <|
+                Prop.forAll (Arb.fromGen pValues) (fun labelled ->
+                    let raw = Array.map snd labelled
+                    Array.forall2 (fun r a -> if Double.IsNaN r then Double.IsNaN a else a >= r) raw (Stats.holm raw)
+                    |> classifyAll (Array.map fst labelled))
+
+            testPropertyWithConfig config "an adjusted p is never above 1, nor above Bonferroni's m p" <|
+                Prop.forAll (Arb.fromGen pValues) (fun labelled ->
+                    let raw = Array.map snd labelled
+                    let m = raw |> Array.filter (Double.IsNaN >> not) |> Array.length |> float
+                    Array.forall2 (fun r a -> Double.IsNaN r || (a <= 1.0 && a <= m * r)) raw (Stats.holm raw)
+                    |> classifyAll (Array.map fst labelled))
+
+            testPropertyWithConfig config "adjusted p-values keep the order of the raw ones" <|
+                Prop.forAll (Arb.fromGen pValues) (fun labelled ->
+                    let raw = Array.map snd labelled
+                    let adjusted = Stats.holm raw
+                    let tested = [ for i in 0 .. raw.Length - 1 do if not (Double.IsNaN raw[i]) then raw[i], adjusted[i] ]
+                    List.allPairs tested tested |> List.forall (fun ((r1, a1), (r2, a2)) -> r1 > r2 || a1 <= a2)
+                    |> classifyAll (Array.map fst labelled))
+
+            testPropertyWithConfig config "with one test (m = 1) the adjusted p is the raw p, whatever NaNs surround it" <|
+                Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (0, 1_000_000)) (Gen.choose (0, 5)) (Gen.choose (0, 5)))) (fun (k, before, after) ->
+                    let p = float k / 1e6
+                    let raw = Array.concat [ Array.create before nan; [| p |]; Array.create after nan ]
+                    let adjusted = Stats.holm raw
+                    adjusted[before] = p && adjusted |> Array.indexed |> Array.forall (fun (i, a) -> i = before || Double.IsNaN a))
+
+            test "p-values outside [0, 1] are refused" {
+                Expect.throwsC (fun () -> Stats.holm [| 0.01; 1.5 |] |> ignore) (fun e ->
+                    Expect.stringContains e.Message "must lie in [0, 1]" "the message says the range")
             }
         ]
     ]
