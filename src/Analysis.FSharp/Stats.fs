@@ -1,6 +1,6 @@
 /// Summary statistics over seeds: means with Student-t 95 % confidence intervals (quantiles from
 /// MathNet.Numerics), paired differences, a seeded percentile bootstrap, paired tests (t and Wilcoxon
-/// signed-rank, both matching scipy 1.10) and Holm's multiplicity adjustment.
+/// signed-rank, both matching scipy 1.10), Holm's multiplicity adjustment and relative change.
 module Analysis.Stats
 
 open System
@@ -173,3 +173,11 @@ let holm (ps: float[]) : float[] =
         runningMax <- max runningMax (min 1.0 (float (m - j) * ps[i]))   // j is 0-based: factor m - j = m - (j+1) + 1
         adjusted[i] <- runningMax)
     adjusted
+
+/// <summary>Relative change of a setting against its baseline: the mean paired difference over the baseline's
+/// mean magnitude, meanDiff / |baselineMean| (0.05 = 5 % better on a higher-is-better metric).</summary>
+/// <remarks>Dividing by |baselineMean| keeps the sign of the change equal to the sign of meanDiff; for the
+/// non-negative metrics of the report (AP, ECE, loss) it is simply meanDiff / baselineMean. NaN when the
+/// baseline mean is 0 (no scale to compare against) and whenever either input is NaN.</remarks>
+let relativeChange (baselineMean: float) (meanDiff: float) : float =
+    if baselineMean = 0.0 then nan else meanDiff / abs baselineMean

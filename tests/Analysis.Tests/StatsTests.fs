@@ -293,4 +293,13 @@ let tests =
                     Expect.stringContains e.Message "must lie in [0, 1]" "the message says the range")
             }
         ]
+
+        test "relative change is the mean difference over the baseline's magnitude" {
+            Expect.floatClose Accuracy.veryHigh (Stats.relativeChange 0.5 0.01) 0.02 "+0.01 on 0.5 is +2 %"
+            Expect.floatClose Accuracy.veryHigh (Stats.relativeChange 0.25 -0.05) -0.2 "-0.05 on 0.25 is -20 %"
+            Expect.floatClose Accuracy.veryHigh (Stats.relativeChange -2.0 1.0) 0.5 "the sign follows the difference, not the baseline"
+            Expect.isTrue (Double.IsNaN (Stats.relativeChange 0.0 0.01)) "a zero baseline has no scale"
+            Expect.isTrue (Double.IsNaN (Stats.relativeChange 0.0 0.0)) "not even for a zero difference"
+            Expect.isTrue (Double.IsNaN (Stats.relativeChange nan 0.01)) "NaN in, NaN out"
+        }
     ]
