@@ -11,14 +11,14 @@ namespace FocalLoss.Tests;
 /// </summary>
 public class CalibrationTests
 {
-    private static readonly JsonElement Reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "data", "calibration", "calibration_reference.json"))).RootElement;
+    internal static readonly JsonElement Reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "data", "calibration", "calibration_reference.json"))).RootElement;
 
     public static TheoryData<string> BinaryCases() => new(Reference.GetProperty("binary").EnumerateArray().Select(c => c.GetProperty("name").GetString()!));
     public static TheoryData<string> MultiClassCases() => new(Reference.GetProperty("multiclass").EnumerateArray().Select(c => c.GetProperty("name").GetString()!));
 
-    private static JsonElement Case(string group, string name) => Reference.GetProperty(group).EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
+    internal static JsonElement Case(string group, string name) => Reference.GetProperty(group).EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
 
-    private static int[] Labels(JsonElement c) => c.GetProperty("labels").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+    internal static int[] Labels(JsonElement c) => c.GetProperty("labels").EnumerateArray().Select(v => v.GetInt32()).ToArray();
 
     // ---- NLL written here, independent of the library -------------------------------------------------
 
@@ -35,7 +35,7 @@ public class CalibrationTests
 
     // ---- data drawn from a known temperature (System.Random with a fixed seed: deterministic) ----------
 
-    private static double Normal(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+    internal static double Normal(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
 
     /// <summary>z ~ N(0, 3^2), y ~ Bernoulli(sigmoid(z / t0)).</summary>
     private static (double[] Z, int[] Y) DrawBinary(double t0, int n, int seed)
@@ -74,7 +74,7 @@ public class CalibrationTests
     /// <summary>Newton's method converges quadratically from T = 1 on these data (5 to 7 steps); bisection alone would take about 37.</summary>
     private const int NewtonSteps = 10;
 
-    private const int DrawnSamples = 40_000;
+    internal const int DrawnSamples = 40_000;
     private const int DrawnClasses = 5;
 
     public static TheoryData<double> TrueTemperatures() => new(0.5, 2.5);

@@ -46,6 +46,38 @@ public enum TemperatureFitStatus
 /// <param name="Iterations">Newton or bisection steps taken (0 for the degenerate cases, decided without a search).</param>
 public sealed record TemperatureFit(double Temperature, TemperatureFitStatus Status, bool SingleClass, double Nll, double NllAtOne, int Iterations);
 
+/// <summary>Whether Platt scaling found a finite maximum-likelihood fit, and if not, why.</summary>
+public enum PlattFitStatus
+{
+    /// <summary>The NLL's unique minimiser (A, B), located by Newton's method to <see cref="Calibration.PlattTolerance"/>.</summary>
+    Converged,
+
+    /// <summary>All labels are one class: the NLL falls without end as B -&gt; +-infinity; A and B are NaN.</summary>
+    SingleClass,
+
+    /// <summary>
+    /// A threshold on z separates the classes (ties at the threshold allowed): the NLL falls without end as
+    /// |A| -&gt; infinity, no finite fit exists; A and B are NaN. Temperature scaling has the same problem there
+    /// (<see cref="TemperatureFitStatus.Separable"/>).
+    /// </summary>
+    Separable,
+
+    /// <summary>
+    /// Every logit is equal, so only A z + B is determined: A = 0 and B = ln(N1 / N0), the label frequency, is
+    /// returned (one minimiser of many).
+    /// </summary>
+    ConstantLogits,
+}
+
+/// <summary>A Platt scaling fit: calibrated p = sigmoid(A z + B).</summary>
+/// <param name="A">Slope on the logit; NaN when <paramref name="Status"/> says no finite fit exists.</param>
+/// <param name="B">Intercept; NaN when <paramref name="Status"/> says no finite fit exists.</param>
+/// <param name="Status">Whether (A, B) is the maximum-likelihood fit, and if not, why.</param>
+/// <param name="Nll">Mean negative log-likelihood (nats) at (A, B); NaN when they are.</param>
+/// <param name="NllAtIdentity">Mean negative log-likelihood at A = 1, B = 0, the uncalibrated logits.</param>
+/// <param name="Iterations">Newton steps taken (0 for the degenerate cases).</param>
+public sealed record PlattFit(double A, double B, PlattFitStatus Status, double Nll, double NllAtIdentity, int Iterations);
+
 /// <summary>
 /// Post-hoc recalibration by temperature scaling (Guo et al. 2017, "On Calibration of Modern Neural
 /// Networks", arXiv:1706.04599): one scalar T &gt; 0 divides the logits, fitted on held-out data by minimising
@@ -66,6 +98,12 @@ public sealed record TemperatureFit(double Temperature, TemperatureFitStatus Sta
 /// <see cref="LogTemperatureTolerance"/>. A root outside the range returns the nearer bound with
 /// <see cref="TemperatureFitStatus.BelowRange"/> or <see cref="TemperatureFitStatus.AboveRange"/>: nothing is
 /// clamped silently.
+/// <para>
+/// Platt scaling (Platt 1999, "Probabilistic outputs for support vector machines"; for binary logits only)
+/// fits two parameters, p = sigmoid(A z + B), by maximum likelihood on the 0/1 labels (no target smoothing):
+/// logistic regression on the single feature z, fitted by Newton's method with a backtracking line search
+/// (Lin, Lin and Weng 2007). Note the sign: scikit-learn's CalibratedClassifierCV writes sigmoid(-(A z + B)).
+/// </para>
 /// </remarks>
 public static class Calibration
 {
@@ -88,10 +126,14 @@ public static class Calibration
     public const double LogTemperatureTolerance = 1e-10;
 
     /// <summary>
-    /// Most search steps; bisection alone needs about 37 to shrink the range below the tolerance. Exceeding it
-    /// (not expected to happen) throws <see cref="InvalidOperationException"/> rather than return an unconverged T.
+    /// Most steps of either fit; the temperature's bisection alone needs about 37 to shrink the range below its
+    /// tolerance, Newton's method a handful. Exceeding it (not expected to happen) throws
+    /// <see cref="InvalidOperationException"/> rather than return an unconverged fit.
     /// </summary>
     public const int MaxIterations = 200;
+
+    /// <summary>float64 machine epsilon, 2^-52.</summary>
+    private const double MachineEpsilon = 2.220446049250313e-16;
 
     /// <summary>
     /// Fits the temperature of binary logits: T minimising mean NLL of p = sigmoid(z / T) against 0/1 labels.
@@ -193,6 +235,125 @@ public static class Calibration
         CheckMultiClass(logits, labels, classes);
         CheckTemperature(temperature);
         return SoftmaxAt(logits.ToArray(), labels.ToArray(), classes, 1 / temperature).Nll;
+    }
+
+    /// <summary>
+    /// Newton's method for Platt scaling stops when a step changes neither A nor B by more than this, relative
+    /// to max(1, |value|); it converges quadratically, so the fit is then accurate to about machine precision.
+    /// </summary>
+    public const double PlattTolerance = 1e-12;
+
+    /// <summary>
+    /// Fits Platt scaling to binary logits: (A, B) minimising the mean NLL of p = sigmoid(A z + B) against
+    /// 0/1 labels. Degenerate data (one class, classes separated by a threshold, all logits equal) are
+    /// decided first and reported in <see cref="PlattFit.Status"/>; see <see cref="PlattFitStatus"/>.
+    /// </summary>
+    /// <param name="logits">Finite logits (or any finite scores) of class 1, one per sample.</param>
+    /// <param name="labels">0 or 1, as many as logits.</param>
+    public static PlattFit FitPlatt(ReadOnlySpan<double> logits, ReadOnlySpan<int> labels)
+    {
+        CheckBinary(logits, labels);
+        var z = logits.ToArray();
+        var y = labels.ToArray();
+        var nllAtIdentity = PlattAt(z, y, 1, 0).Nll;
+        int positives = y.Sum(), negatives = y.Length - positives;
+        if (positives == 0 || negatives == 0)
+            return new PlattFit(double.NaN, double.NaN, PlattFitStatus.SingleClass, double.NaN, nllAtIdentity, 0);
+        if (z.All(v => v == z[0]))
+        {
+            var b = Math.Log((double)positives / negatives);
+            return new PlattFit(0, b, PlattFitStatus.ConstantLogits, PlattAt(z, y, 0, b).Nll, nllAtIdentity, 0);
+        }
+        double maxNegative = double.NegativeInfinity, minPositive = double.PositiveInfinity, maxPositive = double.NegativeInfinity, minNegative = double.PositiveInfinity;
+        for (var i = 0; i < z.Length; i++)
+        {
+            if (y[i] == 1) { minPositive = Math.Min(minPositive, z[i]); maxPositive = Math.Max(maxPositive, z[i]); }
+            else { minNegative = Math.Min(minNegative, z[i]); maxNegative = Math.Max(maxNegative, z[i]); }
+        }
+        if (maxNegative <= minPositive || maxPositive <= minNegative)
+            return new PlattFit(double.NaN, double.NaN, PlattFitStatus.Separable, double.NaN, nllAtIdentity, 0);
+
+        // Both classes overlap on z, so the NLL is strictly convex with a finite minimiser. Start from the
+        // label frequency (A = 0), take Newton steps, halving each until the NLL falls by at least 1e-4 of the
+        // predicted decrease (Armijo) up to its own rounding (16 ulps), which near the minimum is all it can do.
+        double a = 0, intercept = Math.Log((double)positives / negatives);
+        var current = PlattAt(z, y, a, intercept);
+        for (var iterations = 1; iterations <= MaxIterations; iterations++)
+        {
+            var (_, ga, gb, haa, hab, hbb) = current;
+            var det = haa * hbb - hab * hab; // > 0: the classes overlap, so z is not constant where p(1 - p) > 0
+            var da = -(hbb * ga - hab * gb) / det;
+            var db = -(haa * gb - hab * ga) / det;
+            var slope = ga * da + gb * db; // -g' H^-1 g < 0
+            var rounding = 16 * MachineEpsilon * current.Nll;
+            var t = 1.0;
+            var next = PlattAt(z, y, a + da, intercept + db);
+            while (!(next.Nll <= current.Nll + 1e-4 * t * slope + rounding))
+            {
+                t /= 2;
+                if (t < 1e-10)
+                    throw new InvalidOperationException($"Platt scaling's line search failed at A {Format.Number(a)}, B {Format.Number(intercept)}");
+                next = PlattAt(z, y, a + t * da, intercept + t * db);
+            }
+            a += t * da;
+            intercept += t * db;
+            current = next;
+            if (Math.Abs(t * da) <= PlattTolerance * Math.Max(1, Math.Abs(a)) && Math.Abs(t * db) <= PlattTolerance * Math.Max(1, Math.Abs(intercept)))
+                return new PlattFit(a, intercept, PlattFitStatus.Converged, current.Nll, nllAtIdentity, iterations);
+        }
+        throw new InvalidOperationException($"Platt scaling did not converge in {MaxIterations} Newton steps (A {Format.Number(a)}, B {Format.Number(intercept)})");
+    }
+
+    /// <summary>Platt-calibrated probabilities of class 1: sigmoid(A z + B) for each logit.</summary>
+    /// <param name="logits">Finite logits of class 1.</param>
+    /// <param name="a">Finite slope (e.g. <see cref="PlattFit.A"/>).</param>
+    /// <param name="b">Finite intercept (e.g. <see cref="PlattFit.B"/>).</param>
+    public static double[] PlattSigmoid(ReadOnlySpan<double> logits, double a, double b)
+    {
+        CheckPlatt(a, b);
+        CheckFinite(logits);
+        var p = new double[logits.Length];
+        for (var i = 0; i < p.Length; i++) p[i] = StableSigmoid(a * logits[i] + b);
+        return p;
+    }
+
+    /// <summary>Mean negative log-likelihood (nats) of sigmoid(A z + B) against 0/1 labels, computed from the logits.</summary>
+    /// <param name="logits">Finite logits of class 1.</param>
+    /// <param name="labels">0 or 1, as many as logits.</param>
+    /// <param name="a">Finite slope.</param>
+    /// <param name="b">Finite intercept.</param>
+    public static double PlattNll(ReadOnlySpan<double> logits, ReadOnlySpan<int> labels, double a, double b)
+    {
+        CheckBinary(logits, labels);
+        CheckPlatt(a, b);
+        return PlattAt(logits.ToArray(), labels.ToArray(), a, b).Nll;
+    }
+
+    /// <summary>Mean NLL of sigmoid(a z + b), its gradient and Hessian in (a, b).</summary>
+    private static (double Nll, double Ga, double Gb, double Haa, double Hab, double Hbb) PlattAt(double[] z, int[] y, double a, double b)
+    {
+        double nll = 0, ga = 0, gb = 0, haa = 0, hab = 0, hbb = 0;
+        for (var i = 0; i < z.Length; i++)
+        {
+            var x = a * z[i] + b;
+            var p = StableSigmoid(x);
+            nll += Softplus(y[i] == 1 ? -x : x);
+            var residual = p - y[i];
+            var w = p * (1 - p);
+            ga += residual * z[i];
+            gb += residual;
+            haa += w * z[i] * z[i];
+            hab += w * z[i];
+            hbb += w;
+        }
+        var n = z.Length;
+        return (nll / n, ga / n, gb / n, haa / n, hab / n, hbb / n);
+    }
+
+    private static void CheckPlatt(double a, double b)
+    {
+        if (!double.IsFinite(a)) throw new ArgumentException($"a must be finite, got {Format.Number(a)}", nameof(a));
+        if (!double.IsFinite(b)) throw new ArgumentException($"b must be finite, got {Format.Number(b)}", nameof(b));
     }
 
     /// <summary>The search shared by both forms; <paramref name="at"/> gives NLL, slope and curvature in beta = 1/T.</summary>

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference temperatures for the workbench's temperature scaling, computed by SciPy.
+"""Reference temperatures (SciPy) and Platt fits (scikit-learn) for the workbench's recalibration.
 
 Writes calibration_reference.json = {"meta": {...}, "binary": [...], "multiclass": [...]}.
 Each case holds logits (binary: [N]; multi-class: [N][C]) and labels drawn from sigmoid(z / t0) or
@@ -10,17 +10,26 @@ softmax(z / t0), and:
                    (binary: mean(-m sigmoid(-beta m)), m = +-z; softmax: mean(E_softmax(beta z)[z] - z_y)),
                    to machine precision: the minimiser without minimize_scalar's ~1e-8 flatness limit;
   nll, nll_at_one  mean NLL (nats) at that temperature and at T = 1;
-  t0               the temperature the labels were drawn from (informative only: a sample's fit differs).
+  t0               the temperature the labels were drawn from (informative only: a sample's fit differs);
+  platt_a, platt_b binary only: Platt scaling p = sigmoid(a z + b), the maximum-likelihood logistic regression
+                   on the one feature z: sklearn LogisticRegression(penalty=None, solver="newton-cg",
+                   tol=1e-12), cross-checked against scipy.optimize.minimize(method="trust-exact") to 1e-8;
+                   null for "single-class", where no finite fit exists.
 The NLL is written here from its definition with numpy/scipy.special (logaddexp, logsumexp), independent
 of the C# code. "single-class" has only label 1 but logits of both signs, so it still has a finite minimum.
 
-Usage: /usr/bin/python3 make_calibration_reference.py   (Debian: apt-get install python3-scipy)
+Usage: /usr/bin/python3 make_calibration_reference.py   (Debian: apt-get install python3-scipy python3-sklearn)
 """
 import json
 
+import warnings
+
 import numpy as np
 import scipy
-from scipy.optimize import brentq, minimize_scalar
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from scipy.optimize import brentq, minimize, minimize_scalar
 from scipy.special import expit, logsumexp, softmax
 
 
@@ -66,11 +75,39 @@ def fit(nll):
     return t
 
 
+def platt(z, y):
+    """(a, b) of the maximum-likelihood sigmoid(a z + b), by scikit-learn, checked against SciPy."""
+    if len(np.unique(y)) < 2:
+        return None, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # tol=1e-12 is below what newton-cg certifies
+        model = LogisticRegression(penalty=None, solver="newton-cg", tol=1e-12, max_iter=1000).fit(z[:, None], y)
+    a, b = float(model.coef_[0, 0]), float(model.intercept_[0])
+    s = 2 * y - 1
+
+    def nll(ab):
+        return np.mean(np.logaddexp(0.0, -s * (ab[0] * z + ab[1])))
+
+    def grad(ab):
+        r = expit(ab[0] * z + ab[1]) - y
+        return np.array([np.mean(r * z), np.mean(r)])
+
+    def hess(ab):
+        p = expit(ab[0] * z + ab[1])
+        w = p * (1 - p)
+        return np.array([[np.mean(w * z * z), np.mean(w * z)], [np.mean(w * z), np.mean(w)]])
+
+    check = minimize(nll, [0.0, 0.0], jac=grad, hess=hess, method="trust-exact", options={"gtol": 1e-14})
+    assert np.allclose(check.x, [a, b], rtol=1e-8, atol=1e-10), (check.x, a, b)
+    return a, b
+
+
 def binary_case(name, z, y, t0):
     z = np.round(np.asarray(z, dtype=float), 6)      # six decimals: exact in JSON, identical doubles in C#
     y = np.asarray(y, dtype=int)
     t = fit(lambda t: binary_nll(z, y, t))
-    return {"name": name, "t0": t0, "logits": z.tolist(), "labels": y.tolist(),
+    a, b = platt(z, y)
+    return {"name": name, "t0": t0, "platt_a": a, "platt_b": b, "logits": z.tolist(), "labels": y.tolist(),
             "temperature": t, "temperature_root": slope_root(lambda b: binary_slope(z, y, b), t), "nll": binary_nll(z, y, t), "nll_at_one": binary_nll(z, y, 1.0)}
 
 
@@ -106,11 +143,13 @@ def main():
     z, y = draw_multiclass(rng, 150, 5, 0.8)
     keep = y != 4                                    # class 4 never occurs as a label
     multiclass.append(multiclass_case("c5-class-absent", z[keep], y[keep], 0.8))
-    meta = {"generator": "make_calibration_reference.py", "scipy": scipy.__version__, "numpy": np.__version__}
+    meta = {"generator": "make_calibration_reference.py", "scipy": scipy.__version__, "sklearn": sklearn.__version__,
+            "numpy": np.__version__}
     with open("calibration_reference.json", "w") as f:
         json.dump({"meta": meta, "binary": binary, "multiclass": multiclass}, f, indent=1)
     for c in binary + multiclass:
-        print(f"{c['name']:>20}: t0 {c['t0']}, T {c['temperature']:.10g} (root {c['temperature_root']:.14g}), NLL {c['nll']:.6f} (T=1: {c['nll_at_one']:.6f})")
+        print(f"{c['name']:>20}: t0 {c['t0']}, T {c['temperature']:.10g} (root {c['temperature_root']:.14g}), NLL {c['nll']:.6f} (T=1: {c['nll_at_one']:.6f})"
+              + (f", Platt a {c['platt_a']:.10g} b {c['platt_b']:.10g}" if c.get("platt_a") is not None else ""))
 
 
 if __name__ == "__main__":
