@@ -75,7 +75,7 @@ public enum PlattFitStatus
 /// <param name="Status">Whether (A, B) is the maximum-likelihood fit, and if not, why.</param>
 /// <param name="Nll">Mean negative log-likelihood (nats) at (A, B); NaN when they are.</param>
 /// <param name="NllAtIdentity">Mean negative log-likelihood at A = 1, B = 0, the uncalibrated logits.</param>
-/// <param name="Iterations">Newton steps taken (0 for the degenerate cases).</param>
+/// <param name="Iterations">Newton steps computed, the last (below tolerance) included (0 for the degenerate cases).</param>
 public sealed record PlattFit(double A, double B, PlattFitStatus Status, double Nll, double NllAtIdentity, int Iterations);
 
 /// <summary>
@@ -238,8 +238,9 @@ public static class Calibration
     }
 
     /// <summary>
-    /// Newton's method for Platt scaling stops when a step changes neither A nor B by more than this, relative
-    /// to max(1, |value|); it converges quadratically, so the fit is then accurate to about machine precision.
+    /// Newton's method for Platt scaling stops when its full step would change neither A nor B by more than this,
+    /// relative to max(1, |value|), and takes that step; it converges quadratically, so the fit is then accurate
+    /// to about machine precision.
     /// </summary>
     public const double PlattTolerance = 1e-12;
 
@@ -284,6 +285,13 @@ public static class Calibration
             var det = haa * hbb - hab * hab; // > 0: the classes overlap, so z is not constant where p(1 - p) > 0
             var da = -(hbb * ga - hab * gb) / det;
             var db = -(haa * gb - hab * ga) / det;
+            if (Math.Abs(da) <= PlattTolerance * Math.Max(1, Math.Abs(a)) && Math.Abs(db) <= PlattTolerance * Math.Max(1, Math.Abs(intercept)))
+            {
+                // judged on the full Newton step, not the line search's share of it, which can be small far from the minimum
+                a += da;
+                intercept += db;
+                return new PlattFit(a, intercept, PlattFitStatus.Converged, PlattAt(z, y, a, intercept).Nll, nllAtIdentity, iterations);
+            }
             var slope = ga * da + gb * db; // -g' H^-1 g < 0
             var rounding = 16 * MachineEpsilon * current.Nll;
             var t = 1.0;
@@ -298,8 +306,6 @@ public static class Calibration
             a += t * da;
             intercept += t * db;
             current = next;
-            if (Math.Abs(t * da) <= PlattTolerance * Math.Max(1, Math.Abs(a)) && Math.Abs(t * db) <= PlattTolerance * Math.Max(1, Math.Abs(intercept)))
-                return new PlattFit(a, intercept, PlattFitStatus.Converged, current.Nll, nllAtIdentity, iterations);
         }
         throw new InvalidOperationException($"Platt scaling did not converge in {MaxIterations} Newton steps (A {Format.Number(a)}, B {Format.Number(intercept)})");
     }
