@@ -55,9 +55,45 @@ public class MetricsTests
         Same(c.GetProperty("top1").GetDouble(), report.Top1, "top-1");
         Same(c.GetProperty("macro_f1").GetDouble(), report.MacroF1, "macro F1");
         Same(c.GetProperty("classwise_ece15").GetDouble(), report.ClasswiseEce15, "classwise ECE");
+        Same(c.GetProperty("top_label_ece15").GetDouble(), report.TopLabelEce15, "top-label ECE (numpy, from Guo et al.'s formula)");
+        Same(report.TopLabelEce15, report.Values().Single(v => v.Key == "top_label_ece15").Value, "top_label_ece15 in Values()");
         var recall = c.GetProperty("per_class_recall").EnumerateArray().Select(v => v.GetDouble()).ToArray();
         Assert.Equal(recall.Length, report.PerClassRecall.Length);
         for (var k = 0; k < recall.Length; k++) Same(recall[k], report.PerClassRecall[k], $"recall of class {k}");
+    }
+
+    [Fact]
+    public void top_label_and_classwise_ece_can_rank_two_prediction_sets_oppositely()
+    {
+        MultiClassReport Report(string name)
+        {
+            var c = Case("multiclass", name);
+            var rows = c.GetProperty("probs").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray();
+            return MultiClassMetrics.Evaluate(rows.SelectMany(r => r).ToArray(), c.GetProperty("labels").EnumerateArray().Select(v => v.GetInt32()).ToArray(), rows[0].Length);
+        }
+        var a = Report("rank-disagreement-a");
+        var b = Report("rank-disagreement-b");
+        // a: confidence 0.6 at accuracy 0.6, the rest on a class that never occurs; b: confidence 0.9, rest spread.
+        Same(0.0, a.TopLabelEce15, "top-label ECE of a (by hand: |0.6 - 0.6|)");
+        Same(0.3, b.TopLabelEce15, "top-label ECE of b (by hand: |0.6 - 0.9|)");
+        Same(0.8 / 3, a.ClasswiseEce15, "classwise ECE of a (by hand: (0 + 0.4 + 0.4) / 3)");
+        Same(0.7 / 3, b.ClasswiseEce15, "classwise ECE of b (by hand: (0.3 + 0.05 + 0.35) / 3)");
+        Assert.True(a.TopLabelEce15 < b.TopLabelEce15 && a.ClasswiseEce15 > b.ClasswiseEce15,
+            $"expected opposite rankings: top-label a {a.TopLabelEce15:R} vs b {b.TopLabelEce15:R}, classwise a {a.ClasswiseEce15:R} vs b {b.ClasswiseEce15:R}");
+    }
+
+    [Fact]
+    public void top_label_reliability_bins_sum_to_the_top_label_ece()
+    {
+        var c = Case("multiclass", "random-1");
+        var rows = c.GetProperty("probs").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray();
+        var probs = rows.SelectMany(r => r).ToArray();
+        var labels = c.GetProperty("labels").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+        var (confidence, accuracy, count) = MultiClassMetrics.TopLabelReliabilityBins(probs, labels, rows[0].Length);
+        Assert.Equal(labels.Length, count.Sum());
+        var ece = confidence.Select((p, b) => (double)count[b] / labels.Length * Math.Abs(accuracy[b] - p)).Sum();
+        Same(c.GetProperty("top_label_ece15").GetDouble(), ece, "top-label ECE from its reliability bins");
+        Same(c.GetProperty("top1").GetDouble(), accuracy.Select((a, b) => a * count[b]).Sum() / labels.Length, "count-weighted bin accuracy = top-1");
     }
 
     [Fact]
@@ -69,5 +105,9 @@ public class MetricsTests
         Assert.Contains("scores must be probabilities in [0, 1], got 1.5", Assert.Throws<ArgumentException>(() => BinaryMetrics.Brier([1.5], [1])).Message);
         Assert.Contains("N x C = 2 x 3 = 6 values, got 5", Assert.Throws<ArgumentException>(() => MultiClassMetrics.Evaluate([0.2, 0.3, 0.5, 0.1, 0.9], [0, 1], 3)).Message);
         Assert.Contains("class ids in [0, 2], got 3", Assert.Throws<ArgumentException>(() => MultiClassMetrics.Evaluate([0.2, 0.3, 0.5], [3], 3)).Message);
+        Assert.Contains("class ids in [0, 2], got -1", Assert.Throws<ArgumentException>(() => MultiClassMetrics.TopLabelEce([0.2, 0.3, 0.5], [-1], 3)).Message);
+        Assert.Contains("N x C = 1 x 3 = 3 values, got 2", Assert.Throws<ArgumentException>(() => MultiClassMetrics.TopLabelEce([0.2, 0.8], [0], 3)).Message);
+        Assert.Contains("probabilities must lie in [0, 1], got NaN at row 0, class 1", Assert.Throws<ArgumentException>(() => MultiClassMetrics.TopLabelEce([0.2, double.NaN, 0.5], [0], 3)).Message);
+        Assert.Contains("bins must be >= 1, got 0", Assert.Throws<ArgumentException>(() => MultiClassMetrics.TopLabelEce([0.2, 0.3, 0.5], [0], 3, bins: 0)).Message);
     }
 }

@@ -45,6 +45,26 @@ internal static class Tol
     /// <summary>How many roundings of f (each up to eps |f|) a central difference may divide by its step.</summary>
     public const double FiniteDiffRoundoffUlps = 4;
 
+    /// <summary>
+    /// Temperature fitted to labels drawn from sigmoid(z / T0) or softmax(z / T0), 40,000 samples: within 5 % of
+    /// T0 (the sampling spread of the fit there is about 1 %, so this is several standard deviations).
+    /// </summary>
+    public const double TemperatureRecoveryRel = 0.05;
+    /// <summary>Temperature against scipy.optimize.minimize_scalar (which locates ln T to about 1e-8 by function values).</summary>
+    public const double ScipyTemperatureRel = 1e-6;
+    /// <summary>
+    /// Temperature against SciPy's brentq root of the NLL's slope in 1/T (machine precision): the fit's
+    /// documented tolerance on ln T, Calibration.LogTemperatureTolerance = 1e-10.
+    /// </summary>
+    public const double SlopeRootTemperatureRel = 1e-10;
+    /// <summary>Platt (A, B) fitted to labels drawn from sigmoid(A0 z + B0), 40,000 samples: within 5 % (sampling spread about 1 %).</summary>
+    public const double PlattRecoveryRel = 0.05;
+    /// <summary>Platt (A, B) against scikit-learn's newton-cg logistic regression, itself checked against SciPy to 1e-8 by the generator.</summary>
+    public const double PlattReferenceRel = 1e-8;
+    public const double PlattReferenceAbs = 1e-10;
+    /// <summary>Relative change of T for the first-order optimality check: the NLL must not fall at T (1 +- this).</summary>
+    public const double OptimalityStep = 1e-3;
+
     public static bool Close(double actual, double expected, double rel, double abs) =>
         actual == expected || Math.Abs(actual - expected) <= abs + rel * Math.Abs(expected);
 }

@@ -3,12 +3,12 @@ using FocalLoss.Infrastructure;
 namespace FocalLoss.Metrics;
 
 /// <summary>Every multi-class metric of one evaluation.</summary>
-public sealed record MultiClassReport(int Count, int Classes, double Top1, double MacroF1, double[] PerClassRecall, double ClasswiseEce15)
+public sealed record MultiClassReport(int Count, int Classes, double Top1, double MacroF1, double[] PerClassRecall, double ClasswiseEce15, double TopLabelEce15)
 {
     /// <summary>Name/value pairs in a fixed order (per-class recall as recall_k).</summary>
     public IReadOnlyList<KeyValuePair<string, double>> Values() =>
     [
-        new("top1", Top1), new("macro_f1", MacroF1), new("classwise_ece15", ClasswiseEce15),
+        new("top1", Top1), new("macro_f1", MacroF1), new("classwise_ece15", ClasswiseEce15), new("top_label_ece15", TopLabelEce15),
         .. PerClassRecall.Select((r, k) => new KeyValuePair<string, double>($"recall_{k}", r)),
     ];
 }
@@ -43,7 +43,48 @@ public static class MultiClassMetrics
             f1Sum += denominator == 0 ? 0 : 2.0 * tp[k] / denominator;
         }
         return new MultiClassReport(labels.Length, classes, (double)correct / labels.Length, f1Sum / classes, recall,
-            ClasswiseEce(probabilities, labels, classes));
+            ClasswiseEce(probabilities, labels, classes), TopLabelEceOf(probabilities, labels, classes, predicted, BinaryMetrics.CalibrationBins));
+    }
+
+    /// <summary>
+    /// Top-label expected calibration error (Guo et al. 2017, arXiv:1706.04599; the ECE of Mukhoti et al.
+    /// 2020, arXiv:2002.09437): confidence = the largest class probability of a row, correct = its first
+    /// arg-max equals the label; confidences binned as <see cref="BinaryMetrics.ExpectedCalibrationError"/>
+    /// bins scores (equal-width bins over [0, 1], bin b holding (b/bins, (b+1)/bins], the first also 0),
+    /// ECE = sum over non-empty bins of (n_b / N) |accuracy_b - mean confidence_b|. Unlike
+    /// <see cref="ClasswiseEce"/> it ignores every probability but the top one.
+    /// </summary>
+    public static double TopLabelEce(ReadOnlySpan<double> probabilities, ReadOnlySpan<int> labels, int classes, int bins = BinaryMetrics.CalibrationBins) =>
+        TopLabelEceOf(probabilities, labels, classes, Predict(probabilities, labels, classes), bins);
+
+    /// <summary>
+    /// The reliability diagram behind <see cref="TopLabelEce"/>: for each non-empty bin of the top-label
+    /// confidence, the mean confidence, the accuracy (fraction whose arg-max is the label) and the count.
+    /// </summary>
+    public static (double[] MeanConfidence, double[] Accuracy, int[] Count) TopLabelReliabilityBins(ReadOnlySpan<double> probabilities, ReadOnlySpan<int> labels, int classes, int bins = BinaryMetrics.CalibrationBins)
+    {
+        var (confidence, correct) = TopLabel(probabilities, labels, classes, Predict(probabilities, labels, classes));
+        return BinaryMetrics.ReliabilityBins(confidence, correct, bins);
+    }
+
+    /// <summary>Top-label ECE from already validated inputs and their arg-max.</summary>
+    private static double TopLabelEceOf(ReadOnlySpan<double> probabilities, ReadOnlySpan<int> labels, int classes, int[] predicted, int bins)
+    {
+        var (confidence, correct) = TopLabel(probabilities, labels, classes, predicted);
+        return BinaryMetrics.ExpectedCalibrationError(confidence, correct, bins);
+    }
+
+    /// <summary>Each row's probability of its predicted class, and 1 where that prediction is the label.</summary>
+    private static (double[] Confidence, int[] Correct) TopLabel(ReadOnlySpan<double> probabilities, ReadOnlySpan<int> labels, int classes, int[] predicted)
+    {
+        var confidence = new double[labels.Length];
+        var correct = new int[labels.Length];
+        for (var i = 0; i < labels.Length; i++)
+        {
+            confidence[i] = probabilities[i * classes + predicted[i]];
+            correct[i] = predicted[i] == labels[i] ? 1 : 0;
+        }
+        return (confidence, correct);
     }
 
     /// <summary>

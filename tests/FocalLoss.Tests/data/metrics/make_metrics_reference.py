@@ -9,7 +9,11 @@ maximum in sklearn's threshold order), roc_auc (null where sklearn raises), aver
 ece15 (15 equal-width bins as calibration_curve(strategy="uniform") forms them, weighted by bin
 counts), brier, log_loss (labels=[0, 1]).
 Multi-class case: probs [N][C], labels, and top1, macro_f1 and per_class_recall (labels=range(C),
-zero_division=0), classwise_ece15 (mean over classes of the binary ece15 of (y == k, p_k)).
+zero_division=0), classwise_ece15 (mean over classes of the binary ece15 of (y == k, p_k)),
+top_label_ece15 (Guo et al. 2017: confidence = max_k p_k, correct = first argmax == y, the same 15 bins,
+sum_b n_b / N |acc_b - conf_b|; written from that formula with numpy, no scikit-learn counterpart).
+The pair "rank-disagreement-a"/"-b" has the same labels and is ranked one way by top-label ECE and the
+other way by classwise ECE (asserted here).
 
 Usage: /usr/bin/python3 make_metrics_reference.py   (Debian: apt-get install python3-sklearn)
 """
@@ -77,6 +81,21 @@ def binary_case(name, scores, labels, threshold=0.5):
     return case
 
 
+def top_label_ece15(probs, labels):
+    """Guo et al. 2017's ECE, from its formula: bins of the top-label confidence, (b/15, (b+1)/15], the
+    first also holding 0 (the binning of ece15 above, which calibration_curve confirms)."""
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype(float)
+    edges = np.linspace(0.0, 1.0, 16)
+    total = 0.0
+    for b in range(15):
+        lo, hi = edges[b], edges[b + 1]
+        m = (conf > lo) & (conf <= hi) if b > 0 else (conf >= lo) & (conf <= hi)
+        if m.any():
+            total += m.sum() / len(conf) * abs(correct[m].mean() - conf[m].mean())
+    return total
+
+
 def multiclass_case(name, probs, labels):
     probs = np.asarray(probs, dtype=float)
     labels = np.asarray(labels, dtype=int)
@@ -86,7 +105,8 @@ def multiclass_case(name, probs, labels):
             "top1": accuracy_score(labels, pred),
             "macro_f1": f1_score(labels, pred, labels=list(range(c)), average="macro", zero_division=0),
             "per_class_recall": recall_score(labels, pred, labels=list(range(c)), average=None, zero_division=0).tolist(),
-            "classwise_ece15": float(np.mean([ece15(labels == k, probs[:, k]) for k in range(c)]))}
+            "classwise_ece15": float(np.mean([ece15(labels == k, probs[:, k]) for k in range(c)])),
+            "top_label_ece15": top_label_ece15(probs, labels)}
 
 
 def main():
@@ -117,6 +137,18 @@ def main():
     p = np.full((6, 3), 1 / 3)
     multiclass.append(multiclass_case("uniform-ties-argmax-first", p, [0, 1, 2, 0, 1, 2]))
     multiclass.append(multiclass_case("class-absent", [[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.1, 0.8, 0.1]], [0, 0, 1]))
+    # Top-label confidences exactly on bin edges k/15 (k = 8..15), two classes, mixed right and wrong.
+    edges = np.linspace(0.0, 1.0, 16)[8:]
+    multiclass.append(multiclass_case("top-label-on-bin-edges", np.stack([edges, 1 - edges], axis=1),
+                                      [0, 1, 0, 0, 1, 0, 0, 0]))
+    # Same labels (60 % class 0, 40 % class 2, never class 1). Set a says 0.6 for class 0, exactly its
+    # accuracy, but puts the rest on class 1, which never occurs; set b is overconfident in class 0 (0.9)
+    # but spreads the rest evenly. Top-label ECE prefers a (0 vs 0.3), classwise ECE prefers b (0.267 vs 0.233).
+    labels = [0, 0, 0, 2, 2]
+    a = multiclass_case("rank-disagreement-a", [[0.6, 0.4, 0.0]] * 5, labels)
+    b = multiclass_case("rank-disagreement-b", [[0.9, 0.05, 0.05]] * 5, labels)
+    assert a["top_label_ece15"] < b["top_label_ece15"] and a["classwise_ece15"] > b["classwise_ece15"], (a, b)
+    multiclass += [a, b]
     meta = {"generator": "make_metrics_reference.py", "sklearn": sklearn.__version__, "numpy": np.__version__}
     with open("metrics_reference.json", "w") as f:
         json.dump({"meta": meta, "binary": binary, "multiclass": multiclass}, f, indent=1)
