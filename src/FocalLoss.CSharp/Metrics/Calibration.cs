@@ -57,8 +57,8 @@ public enum PlattFitStatus
 
     /// <summary>
     /// A threshold on z separates the classes (ties at the threshold allowed): the NLL falls without end as
-    /// |A| -&gt; infinity, no finite fit exists; A and B are NaN. Temperature scaling has the same problem there
-    /// (<see cref="TemperatureFitStatus.Separable"/>).
+    /// |A| -&gt; infinity, no finite fit exists; A and B are NaN. Temperature scaling, which has no intercept, has
+    /// this problem only when the threshold is 0 (<see cref="TemperatureFitStatus.Separable"/>).
     /// </summary>
     Separable,
 
