@@ -261,6 +261,10 @@ public class CsvTests
         Assert.Contains("line 1: column names must be unique, got 'label' more than once in the header", Bad("x1,label,label\n1,0,0\n2,1,1\n", "label").Message);
 
     [Fact]
+    public void a_value_beyond_float32_range_is_rejected_not_turned_into_infinity() =>
+        Assert.Contains("line 3, column 1 ('a'): expected a number within float32 range", Bad("a,y\n1,0\n1e39,1\n2,1\n").Message);
+
+    [Fact]
     public void an_unnamed_column_is_rejected() =>
         Assert.Contains("line 1, column 2: every column needs a name", Bad("a,,y\n1,2,0\n3,4,1\n").Message);
 

@@ -146,9 +146,24 @@ public class GuardTests
         Fails(() => Functional.sigmoid_focal_loss(X, bad), "targets", "targets must lie in [0, 1], got values in [0, 2]");
     }
 
+    [Fact]
+    public void value_check_scopes_nest_and_may_be_disposed_in_any_order()
+    {
+        var outer = Guard.WithoutValueChecks();
+        var inner = Guard.WithoutValueChecks();
+        outer.Dispose();
+        Assert.False(Guard.CheckTensorValues);   // the inner scope is still open
+        outer.Dispose();                         // a second dispose counts once
+        Assert.False(Guard.CheckTensorValues);
+        inner.Dispose();
+        Assert.True(Guard.CheckTensorValues);    // every scope closed: the checks are back
+        Fails(() => Functional.sigmoid_focal_loss(X, tensor(new[] { 0f, 1f, 2f, 0f })), "targets", "targets must lie in [0, 1]");
+    }
+
     [Theory]
-    [InlineData(new[] { 0.5, -1.0 }, "alpha values must be finite and >= 0, got [0.5, -1]")]
-    [InlineData(new[] { 0.5, double.NaN }, "alpha values must be finite and >= 0, got [0.5, NaN]")]
+    [InlineData(new[] { 0.5, -1.0 }, "alpha values must be finite and >= 0 with at least one > 0, got [0.5, -1]")]
+    [InlineData(new[] { 0.5, double.NaN }, "alpha values must be finite and >= 0 with at least one > 0, got [0.5, NaN]")]
+    [InlineData(new[] { 0.0, 0.0 }, "alpha values must be finite and >= 0 with at least one > 0, got [0, 0]")]
     [InlineData(new double[0], "alpha must be a non-empty 1-D tensor of per-class weights, got shape [0]")]
     public void softmax_focal_loss_checks_its_class_weights_when_constructed(double[] alpha, string message) =>
         Fails(() => Losses.SoftmaxFocalLoss(tensor(alpha)), "alpha", message);
@@ -156,7 +171,7 @@ public class GuardTests
     [Fact]
     public void softmax_cross_entropy_checks_its_class_weights_when_constructed()
     {
-        Fails(() => Losses.SoftmaxCrossEntropyLoss(tensor(new[] { 1.0, -2.0 })), "weight", "weight values must be finite and >= 0, got [1, -2]");
+        Fails(() => Losses.SoftmaxCrossEntropyLoss(tensor(new[] { 1.0, -2.0 })), "weight", "weight values must be finite and >= 0 with at least one > 0, got [1, -2]");
         Fails(() => Losses.SoftmaxCrossEntropyLoss(tensor(new[] { 1.0, 2.0 }).reshape(1, 2)), "weight", "got shape [1, 2]");
     }
 }

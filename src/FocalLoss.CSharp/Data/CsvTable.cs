@@ -72,6 +72,8 @@ public sealed class CsvTable
             {
                 if (!double.TryParse(fields[c], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
                     throw new InvalidDataException($"{path}, line {l + 1}, column {c + 1} ('{header[c]}'): expected a finite number, got '{fields[c]}'");
+                if (Math.Abs(value) > float.MaxValue)
+                    throw new InvalidDataException($"{path}, line {l + 1}, column {c + 1} ('{header[c]}'): expected a number within float32 range (|x| <= {float.MaxValue:G9}), got '{fields[c]}': features are stored as float32");
                 if (c == labelIndex)
                 {
                     if (value < 0 || value != Math.Floor(value) || value > int.MaxValue)

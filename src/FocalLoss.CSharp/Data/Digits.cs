@@ -131,17 +131,27 @@ public static class DigitTasks
     /// n_max being the smallest class count available, so counts decay geometrically from n_max to
     /// n_max / <paramref name="imbalanceRatio"/> (Cao et al. 2019). Labels Int64.
     /// </summary>
-    public static TensorDataset LongTailed(Digits digits, double imbalanceRatio, long seed, bool flatten = false, Device? device = null)
+    /// <param name="digits">The images to draw from.</param>
+    /// <param name="imbalanceRatio">Largest over smallest class count, finite and >= 1.</param>
+    /// <param name="seed">Seeds the subsets.</param>
+    /// <param name="flatten">Features [N, rows*cols] instead of [N, 1, rows, cols].</param>
+    /// <param name="device">Where the tensors go (default CPU).</param>
+    /// <param name="exclude">Images (indices into <paramref name="digits"/>) not to use, e.g. a held-out
+    /// balanced test set (<see cref="BalancedSample"/>); n_max is then the smallest class count among the rest.</param>
+    public static TensorDataset LongTailed(Digits digits, double imbalanceRatio, long seed, bool flatten = false, Device? device = null, IReadOnlySet<int>? exclude = null)
     {
         if (!(imbalanceRatio >= 1) || !double.IsFinite(imbalanceRatio))
             throw new ArgumentException($"imbalanceRatio must be finite and >= 1, got {Format.Number(imbalanceRatio)}", nameof(imbalanceRatio));
         var classes = digits.NumClasses;
-        var nMax = digits.ClassCounts().Min();
+        bool Available(int i) => exclude is null || !exclude.Contains(i);
+        var nMax = Enumerable.Range(0, classes).Min(k => Enumerable.Range(0, digits.Count).Count(i => digits.Labels[i] == k && Available(i)));
+        if (nMax < 1)
+            throw new ArgumentException($"exclude leaves a class without images; a long-tailed split needs at least one image of every class", nameof(exclude));
         var rng = new Random(unchecked((int)seed));
         var keep = new List<int>();
         for (var k = 0; k < classes; k++)
         {
-            var members = Enumerable.Range(0, digits.Count).Where(i => digits.Labels[i] == k).ToArray();
+            var members = Enumerable.Range(0, digits.Count).Where(i => digits.Labels[i] == k && Available(i)).ToArray();
             rng.Shuffle(members);
             var n = Math.Max(1, (int)Math.Floor(nMax * Math.Pow(imbalanceRatio, -k / (double)(classes - 1))));
             keep.AddRange(members.Take(n));
@@ -149,6 +159,30 @@ public static class DigitTasks
         keep.Sort();
         var labels = keep.Select(i => (long)digits.Labels[i]).ToArray();
         return Build($"mnist-long-tailed-{imbalanceRatio:0.##}", digits, keep.ToArray(), tensor(labels), classes, flatten, device);
+    }
+
+    /// <summary>
+    /// A class-balanced sample: <paramref name="perClass"/> images of every class (seeded), e.g. the balanced
+    /// test set on which a long-tailed training split is also scored (Cui et al. 2019). Returns the dataset
+    /// (Int64 labels) and the indices it used, to exclude them from training.
+    /// </summary>
+    public static (TensorDataset Data, IReadOnlySet<int> Used) BalancedSample(Digits digits, int perClass, long seed, bool flatten = false, Device? device = null)
+    {
+        var counts = digits.ClassCounts();
+        if (perClass < 1 || perClass > counts.Min())
+            throw new ArgumentException($"perClass must be in [1, {counts.Min()}] (the smallest class count), got {perClass}", nameof(perClass));
+        var rng = new Random(unchecked((int)seed) ^ 0x2545F491);
+        var keep = new List<int>();
+        for (var k = 0; k < digits.NumClasses; k++)
+        {
+            var members = Enumerable.Range(0, digits.Count).Where(i => digits.Labels[i] == k).ToArray();
+            rng.Shuffle(members);
+            keep.AddRange(members.Take(perClass));
+        }
+        keep.Sort();
+        var labels = keep.Select(i => (long)digits.Labels[i]).ToArray();
+        var data = Build($"mnist-balanced-{perClass}", digits, keep.ToArray(), tensor(labels), digits.NumClasses, flatten, device);
+        return (data, keep.ToHashSet());
     }
 
     /// <summary>All digits as a multi-class dataset (Int64 labels).</summary>

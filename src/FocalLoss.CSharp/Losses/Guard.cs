@@ -12,7 +12,7 @@ namespace FocalLoss;
 /// </summary>
 public static class Guard
 {
-    private static readonly AsyncLocal<bool> SkipValueChecks = new();
+    private static readonly AsyncLocal<int> OpenScopes = new();
 
     /// <summary>
     /// True (the default) unless the caller is inside a <see cref="WithoutValueChecks"/> scope: then checks
@@ -20,29 +20,29 @@ public static class Guard
     /// per-class weights) are skipped. Each such check costs one reduction and, on CUDA, one
     /// device-to-host synchronisation. Shape, dtype, device and hyper-parameter checks always run.
     /// </summary>
-    public static bool CheckTensorValues => !SkipValueChecks.Value;
+    public static bool CheckTensorValues => OpenScopes.Value == 0;
 
     /// <summary>
-    /// Turns the value checks off for the current flow of execution (this thread and the tasks it starts)
-    /// until the returned scope is disposed; other threads keep their checks. For a hot loop over data that
-    /// was validated once: <c>using (Guard.WithoutValueChecks()) { ... }</c>.
+    /// Turns the value checks off for the current flow of execution until the returned scope is disposed:
+    /// this thread, and threads and tasks it starts while the scope is open (the setting flows to them as
+    /// .NET's AsyncLocal does); threads already running keep their checks. Scopes nest and may be disposed
+    /// in any order: the checks come back when every open scope is disposed; disposing one twice counts
+    /// once. For a hot loop over data that was validated once: <c>using (Guard.WithoutValueChecks()) { ... }</c>.
     /// </summary>
     public static IDisposable WithoutValueChecks()
     {
-        var previous = SkipValueChecks.Value;
-        SkipValueChecks.Value = true;
-        return new Restore(previous);
+        OpenScopes.Value++;
+        return new Scope();
     }
 
-    private sealed class Restore(bool previous) : IDisposable
+    private sealed class Scope : IDisposable
     {
-        private bool disposed;
+        private int disposed;
 
         public void Dispose()
         {
-            if (disposed) return;
-            disposed = true;
-            SkipValueChecks.Value = previous;
+            if (Interlocked.Exchange(ref disposed, 1) == 0 && OpenScopes.Value > 0)
+                OpenScopes.Value--;
         }
     }
 
@@ -108,8 +108,8 @@ public static class Guard
     {
         using var scope = NewDisposeScope();
         var bad = weights.isfinite().logical_not().logical_or(weights.lt(0));
-        if (bad.any().item<bool>())
-            throw new ArgumentException($"{name} values must be finite and >= 0, got [{string.Join(", ", weights.to_type(ScalarType.Float64).cpu().data<double>().ToArray().Select(Format.Number))}]", name);
+        if (bad.any().item<bool>() || !weights.gt(0).any().item<bool>())
+            throw new ArgumentException($"{name} values must be finite and >= 0 with at least one > 0, got [{string.Join(", ", weights.to_type(ScalarType.Float64).cpu().data<double>().ToArray().Select(Format.Number))}]", name);
     }
 
     /// <summary>Every element in [0, 1] (NaN fails). Skipped when <see cref="CheckTensorValues"/> is off.</summary>

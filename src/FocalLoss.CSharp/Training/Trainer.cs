@@ -201,6 +201,16 @@ public static class Trainer
     /// </summary>
     public static Tensor PredictProbabilities(Module<Tensor, Tensor> model, TensorDataset data)
     {
+        using var logits = PredictLogits(model, data);
+        return data.Task == LossTask.Binary ? logits.sigmoid() : functional.softmax(logits, 1);
+    }
+
+    /// <summary>
+    /// The model's logits for a dataset (binary [N], multi-class [N, C]), computed without gradients in
+    /// batches of <see cref="EvaluationBatch"/> in evaluation mode, returned on the CPU as float64.
+    /// </summary>
+    public static Tensor PredictLogits(Module<Tensor, Tensor> model, TensorDataset data)
+    {
         using var _ = no_grad();
         var wasTraining = model.training;
         model.eval();
@@ -211,8 +221,7 @@ public static class Trainer
             {
                 using var scope = NewDisposeScope();
                 var logits = model.call(data.Features.slice(0, start, Math.Min(start + EvaluationBatch, data.Count), 1));
-                var probs = data.Task == LossTask.Binary ? logits.sigmoid() : functional.softmax(logits, 1);
-                parts.Add(probs.to_type(ScalarType.Float64).cpu().MoveToOuterDisposeScope());
+                parts.Add(logits.to_type(ScalarType.Float64).cpu().MoveToOuterDisposeScope());
             }
             return cat(parts);
         }
