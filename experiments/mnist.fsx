@@ -2,12 +2,12 @@
 // balanced cross-entropy, MLP); (2) a long-tailed 10-class split with imbalance ratio 100 (softmax focal
 // loss against softmax cross-entropy, MLP). Uses the 10,000 digits in data/mnist-10k, 30 % held out.
 // Writes results/mnist/report.html and summary.md.
-// How: dotnet build -c Release && dotnet fsi experiments/mnist.fsx [--seeds 3 --epochs 8 --workers 2] (--help lists the options)
+// How: dotnet build -c Release && dotnet fsi experiments/mnist.fsx [--seeds 6 --epochs 8 --workers 2] (-- --help lists the options)
 #load "load.fsx"
 open Analysis
 open Analysis.Config
 
-let cli = Cli.sweep "mnist.fsx" 3 8 (Cli.scriptArguments fsi.CommandLineArgs)
+let cli = Cli.sweep "mnist.fsx" 6 8 (Cli.scriptArguments fsi.CommandLineArgs)
 let baseConfig = Experiment.applyStandard cli { defaults with Experiment = "mnist"; Model = Mlp 64; Optimizer = Adam 0.003; BatchSize = 64 }
 let binary =
     Experiment.grid { baseConfig with Dataset = MnistOneVsRest(digit = 3, positiveRate = 0.01) } [ id ]

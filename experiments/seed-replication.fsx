@@ -2,7 +2,7 @@
 // gradient its MindSpore code really applies and with the batch mean, and writes
 // results/seed-replication/runs.csv and summary.csv (median, min, max beside the seed's reported numbers).
 // Each run is a typed config of the ordinary sweep (parallel, resumable); its weights come from the run files.
-// How: dotnet build -c Release && dotnet fsi experiments/seed-replication.fsx [--seeds 20] [--device auto] (--help lists the options)
+// How: dotnet build -c Release && dotnet fsi experiments/seed-replication.fsx [--seeds 20] [--device auto] (-- --help lists the options)
 #load "load.fsx"
 open System.IO
 open Analysis

@@ -19,7 +19,8 @@ let tryParse<'T, 'R when 'T :> IArgParserTemplate> (program: string) (argv: stri
         let message = match e.ParamName with null -> e.Message | p -> e.Message.Replace($" (Parameter '{p}')", "")
         Error($"{message}{Environment.NewLine}{parser.PrintUsage()}")
 
-/// Parses, or prints the message and exits: 0 for --help, 2 for an error. For scripts and programs.
+/// Parses, or prints the message and exits: 0 for --help, 2 for an error. For scripts and programs. (From
+/// `dotnet fsi script.fsx`, pass `-- --help`: without the `--`, dotnet fsi answers --help itself.)
 let parseOrExit<'T, 'R when 'T :> IArgParserTemplate> (program: string) (argv: string array) (read: ParseResults<'T> -> 'R) : 'R =
     let wantsHelp = argv |> Array.exists (fun a -> a = "--help" || a = "-h" || a = "/?")
     match tryParse<'T, 'R> program argv read with
@@ -51,22 +52,40 @@ type Sweep =
 /// The default results root: <repo>/results.
 let defaultResults () = Path.Combine(Data.repoRoot, "results")
 
+/// At most this many worker processes per core: each is a process of its own (about 200 MB) with torch threads.
+let maxWorkersPerCore = 4
+
+/// A results root: a folder (created when missing), never an existing file.
+let resultsFolder (path: string) =
+    let full = Path.GetFullPath path
+    if File.Exists full then invalidArg "results" $"--results must be a folder, got the file '{path}'"
+    full
+
+/// A device that this machine has: the name parsed, then resolved by torch (CUDA must be available).
+let availableDevice (text: string) =
+    let device = Device.parse text
+    FocalLoss.Infrastructure.Devices.Resolve(Device.text device) |> ignore
+    device
+
 let private sweepOf seeds epochs device workers shard results =
+    let maxWorkers = maxWorkersPerCore * Environment.ProcessorCount
+    if workers > maxWorkers then
+        invalidArg "workers" $"--workers must be <= {maxWorkers} ({maxWorkersPerCore} per core on this {Environment.ProcessorCount}-core machine; each worker is a process of about 200 MB), got {workers}"
     { Seeds = atLeast "seeds" 1 seeds
       Epochs = atLeast "epochs" 1 epochs
-      Device = Device.parse device
+      Device = availableDevice device
       Workers = atLeast "workers" 1 workers
       Shard = shard |> Option.bind (fun s -> match Runner.parseShard s with 1, 1 -> None | k, n -> Some(k, n))
-      Results = Path.GetFullPath results }
+      Results = resultsFolder results }
 
 /// Options of the sweep scripts (focal-vs-ce, alpha-gamma-grid, mnist).
 type SweepArgs =
-    | Seeds of int
-    | Epochs of int
-    | Device of string
-    | Workers of int
-    | Shard of string
-    | Results of path: string
+    | [<Unique>] Seeds of int
+    | [<Unique>] Epochs of int
+    | [<Unique>] Device of string
+    | [<Unique>] Workers of int
+    | [<Unique>] Shard of string
+    | [<Unique>] Results of path: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -93,15 +112,15 @@ type YourModel =
 
 /// Options of your-data.fsx: the sweep options plus the file, its label column and the model.
 type YourDataArgs =
-    | [<Mandatory>] Data of csv: string
-    | Label of column: string
-    | Model of YourModel
-    | Seeds of int
-    | Epochs of int
-    | Device of string
-    | Workers of int
-    | Shard of string
-    | Results of path: string
+    | [<Mandatory; Unique>] Data of csv: string
+    | [<Unique>] Label of column: string
+    | [<Unique>] Model of YourModel
+    | [<Unique>] Seeds of int
+    | [<Unique>] Epochs of int
+    | [<Unique>] Device of string
+    | [<Unique>] Workers of int
+    | [<Unique>] Shard of string
+    | [<Unique>] Results of path: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -134,8 +153,8 @@ let yourData (program: string) (argv: string array) = parseOrExit<YourDataArgs, 
 
 /// Options of seed-replication.fsx.
 type SeedReplicationArgs =
-    | Seeds of int
-    | Device of string
+    | [<Unique>] Seeds of int
+    | [<Unique>] Device of string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -145,21 +164,23 @@ type SeedReplicationArgs =
 /// seed-replication.fsx's seeds and device.
 let seedReplication (program: string) (argv: string array) =
     parseOrExit<SeedReplicationArgs, int * Config.Device> program argv (fun r ->
-        atLeast "seeds" 1 (r.GetResult(SeedReplicationArgs.Seeds, 20)), Device.parse (r.GetResult(SeedReplicationArgs.Device, "auto")))
+        atLeast "seeds" 1 (r.GetResult(SeedReplicationArgs.Seeds, 20)), availableDevice (r.GetResult(SeedReplicationArgs.Device, "auto")))
 
 /// Options of loss-landscape.fsx.
 type LandscapeArgs =
-    | Alpha of string
-    | Points of int
+    | [<Unique>] Alpha of string
+    | [<Unique>] Points of int
+    | [<Unique>] Results of path: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Alpha _ -> "positive-class weight in [0, 1], or none (default none)"
             | Points _ -> "p_t values evenly spaced in (0, 1) (>= 1; default 199)"
+            | Results _ -> "results root folder (default: <repo>/results)"
 
-/// loss-landscape.fsx's alpha and number of points.
+/// loss-landscape.fsx's alpha, number of points and results root.
 let landscape (program: string) (argv: string array) =
-    parseOrExit<LandscapeArgs, float option * int> program argv (fun r ->
+    parseOrExit<LandscapeArgs, float option * int * string> program argv (fun r ->
         let alpha =
             match r.GetResult(LandscapeArgs.Alpha, "none") with
             | "none" -> None
@@ -167,13 +188,13 @@ let landscape (program: string) (argv: string array) =
                 match Double.TryParse(text, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with
                 | true, a when a >= 0.0 && a <= 1.0 -> Some a
                 | _ -> invalidArg "alpha" $"--alpha must be a number in [0, 1] or none, got '{text}'"
-        alpha, atLeast "points" 1 (r.GetResult(LandscapeArgs.Points, 199)))
+        alpha, atLeast "points" 1 (r.GetResult(LandscapeArgs.Points, 199)), resultsFolder (r.GetResult(LandscapeArgs.Results, defaultResults ())))
 
 /// Options of merge.fsx.
 type MergeArgs =
-    | [<Mandatory>] Experiment of name: string
-    | [<Mandatory>] From of roots: string
-    | Results of path: string
+    | [<Mandatory; Unique>] Experiment of name: string
+    | [<Mandatory; Unique>] From of roots: string
+    | [<Unique>] Results of path: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -181,19 +202,26 @@ type MergeArgs =
             | From _ -> "comma-separated results roots of the shards"
             | Results _ -> "results root to merge into (default: <repo>/results)"
 
-/// merge.fsx's experiment, shard roots (each must exist) and target root.
-let merge (program: string) (argv: string array) =
-    parseOrExit<MergeArgs, string * string list * string> program argv (fun r ->
+/// Reads merge.fsx's parsed options: the experiment (a valid relative name), the shard roots (each must
+/// exist) and the target root.
+let readMerge (r: ParseResults<MergeArgs>) =
         let roots = (r.GetResult MergeArgs.From).Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries) |> List.ofArray
         if roots.IsEmpty then invalidArg "from" "--from must name at least one shard results root"
         for root in roots do
             if not (Directory.Exists root) then invalidArg "from" $"--from: shard results root '{root}' does not exist"
-        r.GetResult MergeArgs.Experiment, roots, Path.GetFullPath(r.GetResult(MergeArgs.Results, defaultResults ())))
+        let experiment = r.GetResult MergeArgs.Experiment
+        match Config.problems { Config.defaults with Experiment = experiment } |> List.filter (fun p -> p.StartsWith "Experiment") with
+        | [] -> ()
+        | p :: _ -> invalidArg "experiment" $"--experiment: {p}"
+        experiment, roots, resultsFolder (r.GetResult(MergeArgs.Results, defaultResults ()))
+
+/// merge.fsx's options (or prints the error and exits).
+let merge (program: string) (argv: string array) = parseOrExit<MergeArgs, string * string list * string> program argv readMerge
 
 /// Options of the worker process that parallel sweeps start (configs arrive on stdin).
 type WorkerArgs =
-    | [<Mandatory>] Runs of folder: string
-    | Threads of int
+    | [<Mandatory; Unique>] Runs of folder: string
+    | [<Unique>] Threads of int
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -207,16 +235,16 @@ let worker (argv: string array) =
 
 /// Options of the seed-loop benchmark (`bench ... seed-loop`).
 type SeedLoopArgs =
-    | Repeats of int
+    | [<Unique>] Repeats of int
     interface IArgParserTemplate with
         member a.Usage = match a with Repeats _ -> "repeats per loop (>= 1; default 3)"
 
 /// Options of the loss benchmark (bench/FocalLoss.Bench); `seed-loop` runs the training-loop benchmark instead.
 type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Seed_Loop of ParseResults<SeedLoopArgs>
-    | Sizes of csv: string
-    | Threads of csv: string
-    | Min_Seconds of float
+    | [<Unique>] Sizes of csv: string
+    | [<Unique>] Threads of csv: string
+    | [<Unique>] Min_Seconds of float
     interface IArgParserTemplate with
         member a.Usage =
             match a with

@@ -84,6 +84,14 @@ type BatchReduction =
     /// The batch sum (what the seed's MindSpore code trains with).
     | BatchSum
 
+/// Post-hoc recalibration of a run's probabilities (Guo et al. 2017).
+type Recalibration =
+    /// Hold out a stratified fraction of the training split (never trained on), fit a temperature T on it
+    /// and score the test set again with softmax(z / T) (sigmoid for binary).
+    | TemperatureOnHeldOut of fraction: float
+    /// Train on the whole training split; no temperature, no recalibrated metrics (e.g. a faithful replication).
+    | NoRecalibration
+
 /// One training run. An experiment is a list of these, usually a grid (datasets x losses x seeds).
 type RunConfig =
     { /// Results go to results/<Experiment>/ (excluded from the run id).
@@ -96,6 +104,8 @@ type RunConfig =
       BatchSize: int
       Reduction: BatchReduction
       Device: Device
+      /// Whether a slice of the training split is held out to fit a temperature.
+      Recalibration: Recalibration
       /// Seeds the data, the initialisation and the shuffling; runs that differ only in the loss share data.
       Seed: int }
 
@@ -108,7 +118,8 @@ type Task =
 type InputFile = { Path: string; Sha256: string }
 
 /// The defaults every experiment overrides: a 2-D Gaussian task at 10 % positives, logistic regression,
-/// focal loss with the paper's alpha 0.25 and gamma 2, Adam at 0.01 for 10 epochs of batch 64 (mean).
+/// focal loss with the paper's alpha 0.25 and gamma 2, Adam at 0.01 for 10 epochs of batch 64 (mean), 10 %
+/// of the training split held out to fit a temperature.
 let defaults =
     { Experiment = "default"
       Dataset = Gaussian({ Train = 4000; Test = 4000 }, features = 2, positiveRate = 0.1, labelNoise = 0.0)
@@ -119,6 +130,7 @@ let defaults =
       BatchSize = 64
       Reduction = BatchMean
       Device = Auto
+      Recalibration = TemperatureOnHeldOut 0.1
       Seed = 0 }
 
 let private inv = CultureInfo.InvariantCulture
@@ -149,10 +161,7 @@ module Device =
         | "auto" -> Auto
         | "cpu" -> Cpu
         | "cuda" -> Cuda None
-        | _ when s.StartsWith "cuda:" ->
-            match Int32.TryParse(s.Substring 5, NumberStyles.None, inv) with
-            | true, n -> Cuda(Some n)
-            | _ -> invalidArg "device" $"device must be auto, cpu, cuda or cuda:N with N >= 0, got '{s}'"
+        | _ when Regex.IsMatch(s, "^cuda:(0|[1-9][0-9]{0,8})$") -> Cuda(Some(Int32.Parse(s.Substring 5, inv)))
         | _ -> invalidArg "device" $"device must be auto, cpu, cuda or cuda:N with N >= 0, got '{s}'"
 
 module Model =
@@ -197,7 +206,7 @@ module Loss =
         | SoftmaxFocal(None, g) -> $"softmax focal a=none g={num g}"
         | SoftmaxFocal(Some a, g) -> $"""softmax focal a=[{String.Join(", ", a |> Array.map num)}] g={num g}"""
 
-    let private number = @"([-+0-9.eE]+|NaN|-?Infinity)"
+    let private number = @"(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|NaN|-?Infinity)"
     let private forms =
         [ Regex($"^balanced CE a={number}$"), (fun (g: string list) -> BalancedBinaryCrossEntropy(float g[0]))
           Regex($"^focal a=(none|{number}) g={number}$"), (fun g -> SigmoidFocal((if g[0] = "none" then None else Some(float g[0])), float g[2]))
@@ -205,10 +214,31 @@ module Loss =
           Regex($@"^softmax focal a=(none|\[[^\]]*\]) g={number}$"), (fun g ->
               let alpha =
                   if g[0] = "none" then None
-                  else Some(g[0].Trim('[', ']').Split(',', StringSplitOptions.TrimEntries ||| StringSplitOptions.RemoveEmptyEntries) |> Array.map float)
+                  else
+                      let parts = g[0].Trim('[', ']').Split(',', StringSplitOptions.TrimEntries)
+                      if parts |> Array.exists (fun p -> not (Regex.IsMatch(p, $"^{number}$"))) then invalidArg "text" $"the per-class alpha of a softmax focal label must be numbers separated by commas, got [{g[0].Trim('[', ']')}]"
+                      Some(parts |> Array.map float)
               SoftmaxFocal(alpha, float g[1])) ]
 
-    /// Parses a label printed by <see cref="label"/> back to its loss; anything else is an error listing the forms.
+    /// Every problem of a loss's own hyper-parameters, each naming the field, the expectation and the value.
+    let problems (loss: Loss) : string list =
+        let gamma (g: float) = if not (g >= 0.0) || Double.IsInfinity g then [ $"Loss.gamma must be finite and >= 0, got {num g}" ] else []
+        let alpha (a: float) = if not (a >= 0.0 && a <= 1.0) then [ $"Loss.alpha must be in [0, 1], got {num a}" ] else []
+        match loss with
+        | BalancedBinaryCrossEntropy a -> alpha a
+        | SigmoidFocal(a, g)
+        | FocalFromProbabilities(a, g) -> (a |> Option.map alpha |> Option.defaultValue []) @ gamma g
+        | SoftmaxFocal(a, g) ->
+            let weights =
+                match a with
+                | Some w when w.Length = 0 || w |> Array.exists (fun v -> not (v >= 0.0) || Double.IsInfinity v) || w |> Array.forall (fun v -> v = 0.0) ->
+                    [ $"""Loss.alpha must be per-class weights, finite and >= 0 with at least one > 0, got [{String.Join(", ", w |> Array.map num)}]""" ]
+                | _ -> []
+            weights @ gamma g
+        | BinaryCrossEntropy | SoftmaxCrossEntropy -> []
+
+    /// Parses a label printed by <see cref="label"/> back to its loss; anything else, or a loss whose
+    /// hyper-parameters are out of range, is an error.
     let ofLabel (text: string) =
         match text with
         | "CE" -> BinaryCrossEntropy
@@ -220,6 +250,10 @@ module Loss =
                 if m.Success then Some(make [ for i in 1 .. m.Groups.Count - 1 -> m.Groups[i].Value ]) else None)
             |> Option.defaultWith (fun () ->
                 invalidArg "text" $"a loss label must be one of CE, softmax CE, 'balanced CE a=A', 'focal a=A|none g=G', 'focal(p) a=A|none g=G', 'softmax focal a=[A, ...]|none g=G'; got '{text}'")
+            |> fun loss ->
+                match problems loss with
+                | [] -> loss
+                | ps -> invalidArg "text" $"""the label '{text}' names an invalid loss: {String.Join("; ", ps)}"""
 
     /// The C# module for the loss (the caller disposes it).
     let create (loss: Loss) : LossModule =
@@ -261,15 +295,18 @@ module Dataset =
 
     /// A short label for reports, e.g. "gaussian 2-D, 1 % positives, 10 % noise".
     let label (d: Dataset) =
-        let pct (r: float) = (r * 100.0).ToString("0.###", inv)
+        let pct (r: float) =   // short when that is exact, else every digit: two rates never print alike
+            let short = (r * 100.0).ToString("G6", inv)
+            if Double.Parse(short, inv) / 100.0 = r then short else (r * 100.0).ToString("R", inv)
         let noise (n: float) = if n > 0.0 then $", {pct n} %% noise" else ""
+        let sizes (s: Sizes) = $", {s.Train}/{s.Test}"
         match d with
-        | SeedLine _ -> "seed line (1 feature)"
-        | Line(_, rate, n) -> $"line (1 feature), {pct rate} %% positives{noise n}"
-        | Gaussian(_, f, rate, n) -> $"gaussian {f}-D, {pct rate} %% positives{noise n}"
-        | DenseEasyNegatives(_, rate) -> $"dense easy negatives (2-D), {pct rate} %% positives"
+        | SeedLine s -> $"seed line (1 feature){sizes s}"
+        | Line(s, rate, n) -> $"line (1 feature), {pct rate} %% positives{noise n}{sizes s}"
+        | Gaussian(s, f, rate, n) -> $"gaussian {f}-D, {pct rate} %% positives{noise n}{sizes s}"
+        | DenseEasyNegatives(s, rate) -> $"dense easy negatives (2-D), {pct rate} %% positives{sizes s}"
         | MnistOneVsRest(digit, rate) -> $"MNIST {digit} vs rest, {pct rate} %% positives"
-        | MnistLongTailed ratio -> $"MNIST long-tailed, ratio {ratio.ToString(inv)}"
+        | MnistLongTailed ratio -> $"MNIST long-tailed, ratio {num ratio}"
         | Csv(path, label) -> $"{Path.GetFileName path} ({label})"
 
     /// True for datasets with one feature, where every increasing linear model ranks the samples alike.
@@ -292,14 +329,29 @@ let inputFiles (repoRoot: string) (c: RunConfig) =
 /// The config as canonical JSON without the experiment name (what identifies a run, with the inputs).
 let canonical (c: RunConfig) = JsonSerializer.Serialize({ c with Experiment = "" }, jsonOptions)
 
-/// A run's id: 16 hex digits of the SHA-256 of the canonical config and the content hash of every input file.
-let runIdWith (repoRoot: string) (c: RunConfig) =
-    let inputs = inputFiles repoRoot c |> List.map _.Sha256
-    let text = String.Join("|", canonical c :: inputs)
+/// A run's id from its config and the content hashes of the files it read: 16 hex digits of the SHA-256
+/// of the canonical config and those hashes. A record's stored inputs give its id without reading any file.
+let runIdOf (c: RunConfig) (inputs: InputFile list) =
+    let text = String.Join("|", canonical c :: (inputs |> List.map _.Sha256))
     Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes text)).Substring(0, 16)
 
-/// The label of the task a comparison is about: the dataset and the model, e.g. "gaussian 2-D, 1 % positives; logistic".
-let taskLabel (c: RunConfig) = $"{Dataset.label c.Dataset}; {Model.label c.Model}"
+/// A run's id: the config and the content hash of every input file it reads now.
+let runIdWith (repoRoot: string) (c: RunConfig) = runIdOf c (inputFiles repoRoot c)
+
+/// The label of the task a comparison is about: the dataset with its sizes, the model, and every training
+/// setting that differs from `defaults`, e.g. "gaussian 2-D, 1 % positives, 10000/10000; logistic; 2 epochs".
+/// Two configs that differ in anything but the loss and the seed get different labels.
+let taskLabel (c: RunConfig) =
+    let optimizer = function Sgd(lr, m) -> $"SGD lr {num lr} momentum {num m}" | Adam lr -> $"Adam lr {num lr}"
+    let recalibration = function TemperatureOnHeldOut f -> $"temperature on {num (f * 100.0)} %% held out" | NoRecalibration -> "no recalibration"
+    let differing =
+        [ if c.Optimizer <> defaults.Optimizer then optimizer c.Optimizer
+          if c.Epochs <> defaults.Epochs then $"{c.Epochs} epochs"
+          if c.BatchSize <> defaults.BatchSize then $"batch {c.BatchSize}"
+          if c.Reduction <> defaults.Reduction then (match c.Reduction with BatchSum -> "batch sum" | BatchMean -> "batch mean")
+          if c.Device <> defaults.Device then Device.text c.Device
+          if c.Recalibration <> defaults.Recalibration then recalibration c.Recalibration ]
+    String.Join("; ", $"{Dataset.label c.Dataset}; {Model.label c.Model}" :: differing)
 
 /// The label of the loss setting, e.g. "focal a=0.25 g=2".
 let lossLabel (c: RunConfig) = Loss.label c.Loss
@@ -337,17 +389,7 @@ let problems (c: RunConfig) : string list =
       match c.Model with
       | Mlp h -> yield! bad (h < 1) "Model.hidden" ">= 1" (string h)
       | _ -> ()
-      match c.Loss with
-      | BalancedBinaryCrossEntropy a -> yield! alpha a
-      | SigmoidFocal(a, g)
-      | FocalFromProbabilities(a, g) -> yield! a |> Option.map alpha |> Option.defaultValue []; yield! gamma g
-      | SoftmaxFocal(a, g) ->
-          match a with
-          | Some w when w.Length = 0 || w |> Array.exists (fun v -> not (v >= 0.0) || Double.IsInfinity v) ->
-              yield $"""Loss.alpha must be per-class weights, finite and >= 0, got [{String.Join(", ", w |> Array.map num)}]"""
-          | _ -> ()
-          yield! gamma g
-      | BinaryCrossEntropy | SoftmaxCrossEntropy -> ()
+      yield! Loss.problems c.Loss
       match c.Optimizer with
       | Sgd(lr, m) -> yield! finitePositive "Optimizer.learningRate" lr; yield! bad (not (m >= 0.0 && m < 1.0)) "Optimizer.momentum" "in [0, 1)" (num m)
       | Adam lr -> yield! finitePositive "Optimizer.learningRate" lr
@@ -356,10 +398,22 @@ let problems (c: RunConfig) : string list =
       match c.Device with
       | Cuda(Some n) -> yield! bad (n < 0) "Device" "cuda:N with N >= 0" (string n)
       | _ -> ()
+      match c.Recalibration with
+      | TemperatureOnHeldOut f -> yield! bad (not (f > 0.0 && f <= 0.5)) "Recalibration.fraction" "in (0, 0.5]" (num f)
+      | NoRecalibration -> ()
       yield! bad (c.Seed < 0) "Seed" ">= 0" (string c.Seed) ]
 
 /// What a dataset's labels and features show (read from the data, never from the dataset's name).
-type DataFacts = { Task: Task; FeatureShape: int64 list; TrainCount: int64; TestCount: int64 }
+type DataFacts =
+    { Task: Task
+      FeatureShape: int64 list
+      TrainCount: int64
+      TestCount: int64
+      /// Every split of seed 0 (training, calibration slice, test, further tests): its size and, per class,
+      /// how many samples it holds (binary: negatives, positives).
+      Splits: (string * int64 * int64 list) list
+      /// Where label noise is applied and what it did to seed 0's training labels; None without noise.
+      Noise: string option }
 
 /// Problems between a config and the facts of its data: loss and model against the task, per-class
 /// weights against the class count, the model against the feature shape.
@@ -377,6 +431,10 @@ let dataProblems (facts: DataFacts) (c: RunConfig) : string list =
       match c.Model, facts.Task with
       | Linear, MultiClass _ -> yield $"Model must be a multi-class model (logistic, mlp, cnn) for the {task} data of {Dataset.label c.Dataset}, got 'linear' (one output)"
       | _ -> ()
+      for name, _, counts in facts.Splits do
+          if (name = "train" || name = "test") && counts |> List.exists (fun n -> n = 0L) then
+              let missing = counts |> List.indexed |> List.filter (fun (_, n) -> n = 0L) |> List.map fst
+              yield $"""Dataset {Dataset.label c.Dataset}: the {name} split (seed 0) holds no sample of class {String.Join(", ", missing)} (class counts [{String.Join(", ", counts)}]); every class must be in the training and the test split for metrics to be defined"""
       match c.Model, facts.FeatureShape with
       | Cnn, [ 1L; 28L; 28L ] -> ()
       | Cnn, shape -> yield $"""Model cnn needs 28 x 28 images [1, 28, 28], got features of shape [{String.Join(", ", shape)}] from {Dataset.label c.Dataset}"""

@@ -34,6 +34,14 @@ let digits =
 /// The fraction of a real dataset held out for testing (stratified, per seed).
 let testFraction = 0.3
 
+/// Images per class in the class-balanced test set of the long-tailed digits task (Cui et al. 2019).
+let balancedTestPerClass = 100
+
+/// The class-balanced digits held out before the long-tailed split is drawn from the rest.
+let private balancedDigits (images: bool) (seed: int) =
+    let struct (data, used) = DigitTasks.BalancedSample(digits.Value, balancedTestPerClass, int64 seed, not images)
+    data, used
+
 /// Builds the train and test sets of a dataset for a seed (the same seed gives the same data to every
 /// loss). `images` keeps digits as [N, 1, 28, 28] for the CNN instead of flattening them.
 let build (dataset: Dataset) (images: bool) (seed: int) : TensorDataset * TensorDataset =
@@ -51,13 +59,48 @@ let build (dataset: Dataset) (images: bool) (seed: int) : TensorDataset * Tensor
         Synthetic.ImbalancedGaussian(s.Train, rate, seed64, features, 2.0, noise), Synthetic.ImbalancedGaussian(s.Test, rate, testSeed, features)
     | DenseEasyNegatives(s, rate) -> Synthetic.DenseEasyNegatives(s.Train, rate, seed64), Synthetic.DenseEasyNegatives(s.Test, rate, testSeed)
     | MnistOneVsRest(digit, rate) -> split (DigitTasks.OneVsRest(digits.Value, digit, rate, seed64, not images))
-    | MnistLongTailed ratio -> split (DigitTasks.LongTailed(digits.Value, ratio, seed64, not images))
+    | MnistLongTailed ratio ->
+        let balanced, used = balancedDigits images seed
+        balanced.Dispose()
+        split (DigitTasks.LongTailed(digits.Value, ratio, seed64, not images, null, used))
     | Csv(path, label) ->
         let train, test = split (CsvTable.Load(path, label).ToDataset())
         use train = train
         use test = test
         let scaler = Standardizer.Fit train
         scaler.Transform train, scaler.Transform test
+
+/// Further test sets a dataset is scored on, by name: the long-tailed digits are also scored on a
+/// class-balanced test set drawn before the long-tailed split, so no image is in both.
+let extraTests (dataset: Dataset) (images: bool) (seed: int) : (string * TensorDataset) list =
+    match dataset with
+    | MnistLongTailed _ -> [ "balanced_test", fst (balancedDigits images seed) ]
+    | _ -> []
+
+/// The data of one run: what it trains on, the held-out calibration slice of the training split (if any),
+/// the test set and any further test sets.
+type RunData =
+    { Train: TensorDataset
+      Calibration: TensorDataset option
+      Test: TensorDataset
+      ExtraTests: (string * TensorDataset) list }
+    interface IDisposable with
+        member d.Dispose() =
+            d.Train.Dispose(); d.Calibration |> Option.iter _.Dispose(); d.Test.Dispose()
+            for _, e in d.ExtraTests do e.Dispose()
+
+/// Builds a run's data: the dataset's train and test sets, with a stratified slice of the training set
+/// held out for temperature scaling when the config asks for one (seeded by the run's seed).
+let buildRun (dataset: Dataset) (images: bool) (recalibration: Recalibration) (seed: int) =
+    let all, test = build dataset images seed
+    let train, calibration =
+        match recalibration with
+        | NoRecalibration -> all, None
+        | TemperatureOnHeldOut fraction ->
+            use all = all
+            let struct (train, calibration) = Splits.Stratified(all, fraction, int64 seed + 7L)
+            train, Some calibration
+    { Train = train; Calibration = calibration; Test = test; ExtraTests = extraTests dataset images seed }
 
 /// The task a dataset poses, read from its labels.
 let taskOf (data: TensorDataset) =
@@ -69,13 +112,46 @@ let private factsCache = ConcurrentDictionary<string, Result<DataFacts, string>>
 /// model input form and input content). A dataset that cannot be built gives its error.
 let facts (c: RunConfig) : Result<DataFacts, string> =
     let images = (c.Model = Cnn)
-    let key = Config.canonical { defaults with Dataset = c.Dataset; Model = (if images then Cnn else Logistic) } + String.Join("|", inputFiles repoRoot c |> List.map _.Sha256)
+    match (try Ok(inputFiles repoRoot c) with :? ArgumentException as e -> Error e.Message) with
+    | Error e -> Error e
+    | Ok inputs ->
+    let key = Config.canonical { defaults with Dataset = c.Dataset; Model = (if images then Cnn else Logistic); Recalibration = c.Recalibration } + String.Join("|", inputs |> List.map _.Sha256)
     factsCache.GetOrAdd(key, fun _ ->
         try
-            let train, test = build c.Dataset images 0
-            use train = train
-            use test = test
-            Ok { Task = taskOf train; FeatureShape = List.ofArray train.Features.shape |> List.tail; TrainCount = train.Count; TestCount = test.Count }
+            use data = buildRun c.Dataset images c.Recalibration 0
+            let counts (d: TensorDataset) = d.ClassCounts() |> List.ofArray
+            let noise =
+                match c.Dataset with
+                | Line(_, _, n) | Gaussian(_, _, _, n) when n > 0.0 ->
+                    // The clean twin: the same generator and seed without noise has the same features.
+                    let clean = match c.Dataset with Line(s, r, _) -> Line(s, r, 0.0) | Gaussian(s, f, r, _) -> Gaussian(s, f, r, 0.0) | d -> d
+                    let noisyTrain, noisyTest = build c.Dataset images 0
+                    let cleanTrain, cleanTest = build clean images 0
+                    use noisyTrain = noisyTrain
+                    use noisyTest = noisyTest
+                    use cleanTrain = cleanTrain
+                    use cleanTest = cleanTest
+                    let host (d: TensorDataset) =
+                        use l = d.Labels.to_type(TorchSharp.torch.ScalarType.Int64).cpu()
+                        l.data<int64>().ToArray()
+                    let clean, noisy = host cleanTrain, host noisyTrain
+                    let lost = Array.fold2 (fun n c y -> if c = 1L && y = 0L then n + 1 else n) 0 clean noisy
+                    let gained = Array.fold2 (fun n c y -> if c = 0L && y = 1L then n + 1 else n) 0 clean noisy
+                    let testFlips = Array.fold2 (fun n c y -> if c <> y then n + 1 else n) 0 (host cleanTest) (host noisyTest)
+                    let positives = clean |> Array.sumBy int
+                    let labelled = noisy |> Array.sumBy int
+                    Some $"{n * 100.0:G3} %% of training labels flipped, test labels clean ({testFlips} test labels differ from the clean twin): of {positives} true training positives {lost} became negatives, and {gained} of {clean.Length - positives} negatives became positives, so {labelled} training labels say positive, {gained} of them wrongly (seed 0, before the calibration slice is held out)"
+                | _ -> None
+            Ok { Task = taskOf data.Train; FeatureShape = List.ofArray data.Train.Features.shape |> List.tail
+                 TrainCount = data.Train.Count; TestCount = data.Test.Count
+                 Splits =
+                    [ yield "train", data.Train.Count, counts data.Train
+                      match data.Calibration with
+                      | Some cal -> yield "calibration", cal.Count, counts cal
+                      | None -> ()
+                      yield "test", data.Test.Count, counts data.Test
+                      for name, e in data.ExtraTests -> name, e.Count, counts e ]
+                 Noise = noise }
         with
         | :? ArgumentException as e -> Error e.Message
         | :? InvalidDataException as e -> Error e.Message
@@ -83,6 +159,15 @@ let facts (c: RunConfig) : Result<DataFacts, string> =
 
 /// Every problem of every config (its own values, then against its data), each naming the run.
 let allProblems (configs: RunConfig seq) =
+    let configs = List.ofSeq configs
+    // A device that is not there is one problem, not one per run.
+    let devices =
+        configs |> List.map _.Device |> List.distinct
+        |> List.choose (fun d ->
+            try Infrastructure.Devices.Resolve(Device.text d) |> ignore; None
+            with :? ArgumentException as e -> Some e.Message)
+    if not devices.IsEmpty then devices
+    else
     configs
     |> Seq.collect (fun c ->
         let own = problems c
@@ -92,10 +177,7 @@ let allProblems (configs: RunConfig seq) =
                 match facts c with
                 | Ok f -> dataProblems f c
                 | Error message -> [ $"Dataset {Dataset.label c.Dataset} cannot be read: {message}" ]
-        let device =
-            try Infrastructure.Devices.Resolve(Device.text c.Device) |> ignore; []
-            with :? ArgumentException as e -> [ e.Message ]
-        own @ data @ device |> List.map (fun p -> $"{Loss.label c.Loss} on {Dataset.label c.Dataset} (seed {c.Seed}): {p}"))
+        own @ data |> List.map (fun p -> $"{Loss.label c.Loss} on {Dataset.label c.Dataset} (seed {c.Seed}): {p}"))
     |> Seq.distinct
     |> List.ofSeq
 

@@ -15,6 +15,17 @@ let grid (baseConfig: RunConfig) (datasetVariants: (RunConfig -> RunConfig) list
             for s in seeds -> l (d { baseConfig with Seed = s }) ]
     |> List.distinctBy runId
 
+/// The experiment folder of your-data.fsx for a CSV and a label column: your-data/<file name>-<first 8 hex
+/// digits of its content's SHA-256>/<label column>, so two files of one name, two contents of one file and
+/// two label columns never share a report. Characters a folder name cannot hold become '_'.
+let yourDataExperiment (csv: string) (label: string) =
+    let clean (s: string) =
+        let invalid = Path.GetInvalidFileNameChars()
+        String(s.ToCharArray() |> Array.map (fun ch -> if Array.contains ch invalid || ch = '.' && s.Trim('.') = "" then '_' else ch))
+    let name = clean (Path.GetFileNameWithoutExtension csv |> nonNull)
+    let column = match clean label with "" | "." | ".." -> "_" | c -> c
+    $"your-data/{name}-{(contentHash csv).Substring(0, 8)}/{column}"
+
 /// The seeds 0..N-1 of --seeds.
 let seeds (cli: Cli.Sweep) = [ 0 .. cli.Seeds - 1 ]
 
@@ -28,7 +39,13 @@ let sweepOptions (cli: Cli.Sweep) : Runner.SweepOptions =
 /// Runs the sweep and, unless this is one shard of several, writes the report. Prints the device, the
 /// grid size, progress, timings and the verdicts. Returns the records and the report (None for a shard).
 let runAndReport (title: string) (description: string) (cli: Cli.Sweep) (configs: RunConfig list) =
-    validateAll configs
+    // Invalid settings are a usage error: say what is wrong, once, and exit 2 before any work.
+    match allProblems configs with
+    | [] -> ()
+    | problems ->
+        eprintfn "%d invalid setting(s):" problems.Length
+        for p in problems do eprintfn "  %s" p
+        exit 2
     let sweep = sweepOptions cli
     let experiment = (List.head configs).Experiment
     let device = FocalLoss.Infrastructure.Devices.Resolve(Device.text (List.head configs).Device)
@@ -50,30 +67,54 @@ let runAndReport (title: string) (description: string) (cli: Cli.Sweep) (configs
         records, None
     | None ->
         let folder = Path.Combine(sweep.ResultsRoot, experiment)
-        let written = Report.write folder title description seconds records
+        let written = Report.write folder title description { Seconds = seconds; Workers = Some workers; ThreadsPerWorker = Some(max 1 (Environment.ProcessorCount / workers)) } records
         for dataset, lines in written.Verdicts do
             printfn "\n%s" dataset
             for l in lines do printfn "  %s" l
         printfn "\nwrote %s (%d charts) and %s in %.1f s total" written.Html written.Charts written.Markdown clock.Elapsed.TotalSeconds
         records, Some written
 
+/// The best alpha of one gamma in an alpha x gamma grid, and how much the alphas' means differ against the
+/// uncertainty of each mean.
+type BestAlpha =
+    { Gamma: float
+      Alpha: float
+      Mean: float
+      /// Highest minus lowest mean over the alphas of this gamma.
+      Spread: float
+      /// Median half-width of the 95 % intervals of the alphas' paired differences against CE (the seeds'
+      /// shared variation removed, as every alpha trains on the same data per seed).
+      HalfWidth: float }
+
 /// For the alpha x gamma grid: per gamma, the alpha with the best mean of the metric among the sigmoid
 /// focal settings with an alpha (the paper reports that the best alpha falls as gamma rises).
-let bestAlphaPerGamma (dataset: string) (metric: string) (summary: Frames.SummaryRow list) =
+let bestAlphaPerGamma (dataset: string) (metric: string) (summary: Frames.SummaryRow list) (paired: Frames.PairedRow list) =
     summary
     |> List.filter (fun s -> s.Dataset = dataset && s.Metric = metric && s.Loss = nameof FocalLoss.Functional.sigmoid_focal_loss && not (Double.IsNaN s.Alpha) && not (Double.IsNaN s.Mean))
     |> List.groupBy _.Gamma
     |> List.sortBy fst
-    |> List.map (fun (g, rows) -> let best = rows |> List.maxBy _.Mean in g, best.Alpha, best.Mean)
+    |> List.map (fun (g, rows) ->
+        let best = rows |> List.maxBy _.Mean
+        let means = rows |> List.map _.Mean
+        let halves =
+            paired
+            |> List.filter (fun p -> p.Dataset = dataset && p.Metric = metric && p.Loss = nameof FocalLoss.Functional.sigmoid_focal_loss && p.Gamma = g && not (Double.IsNaN p.Alpha))
+            |> List.map (fun p -> (p.Hi - p.Lo) / 2.0) |> List.filter (Double.IsNaN >> not) |> List.sort
+        { Gamma = g; Alpha = best.Alpha; Mean = best.Mean; Spread = List.max means - List.min means
+          HalfWidth = if halves.IsEmpty then nan else halves[halves.Length / 2] })
 
-/// "Yes" when the best alpha never rises with gamma and falls at least once, as a sentence with the numbers.
-let describeBestAlpha (rows: (float * float * float) list) =
-    let alphas = rows |> List.map (fun (_, a, _) -> a)
+/// The answer to "does the best alpha fall as gamma rises?", with the numbers. When, for every gamma, the
+/// alphas' means differ by less than the half-width of their intervals, the grid cannot tell which alpha is
+/// best, and the answer says so instead of reading noise.
+let describeBestAlpha (rows: BestAlpha list) =
+    let table = String.Join("; ", rows |> List.map (fun r -> $"gamma {r.Gamma}: best alpha {r.Alpha} (mean {Verdicts.number r.Mean}; the alphas' means span {Verdicts.number r.Spread}, paired interval half-width {Verdicts.number r.HalfWidth})"))
+    let alphas = rows |> List.map _.Alpha
     let nonIncreasing = alphas |> List.pairwise |> List.forall (fun (a, b) -> b <= a)
     let falls = alphas |> List.pairwise |> List.exists (fun (a, b) -> b < a)
-    let table = String.Join("; ", rows |> List.map (fun (g, a, m) -> $"gamma {g}: best alpha {a} (mean {m:F3})"))
     let answer =
-        if nonIncreasing && falls then "Yes: the best alpha falls as gamma rises, as the paper reports."
+        if rows |> List.forall (fun r -> r.Spread < r.HalfWidth) then
+            "Undecided: for every gamma the alphas' means differ by less than the half-width of the 95 % intervals of their paired differences against CE, so this grid cannot say which alpha is best, let alone whether it falls."
+        elif nonIncreasing && falls then "Yes: the best alpha falls as gamma rises, as the paper reports."
         elif nonIncreasing then "No change: the best alpha is the same for every gamma."
         else "No: the best alpha does not fall monotonically as gamma rises here."
     $"{answer} {table}."

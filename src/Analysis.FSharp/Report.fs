@@ -15,61 +15,6 @@ open Analysis.Frames
 open Analysis.Document
 
 let private inv = CultureInfo.InvariantCulture
-let private f3 (v: float) = if Double.IsNaN v then "n/a" else v.ToString("0.000", inv)
-let private signed (v: float) = if Double.IsNaN v then "n/a" else v.ToString("+0.000;-0.000;0.000", inv)
-
-let private metricName = function
-    | "average_precision" -> "AP" | "macro_f1" -> "macro-F1" | "roc_auc" -> "ROC-AUC" | "ece15" -> "ECE" | m -> m
-
-let private oneFeature (records: RunRecord list) (dataset: string) =
-    records |> List.exists (fun r -> taskLabel r.Config = dataset && Dataset.oneFeature r.Config.Dataset)
-
-/// Plain-language verdicts per dataset that follow from the paired differences on the primary metric.
-let verdicts (records: RunRecord list) (paired: PairedRow list) : (string * string list) list =
-    records |> List.map (fun r -> taskLabel r.Config, primaryMetric r.Task) |> List.distinct
-    |> List.map (fun (dataset, metric) ->
-        let rows = paired |> List.filter (fun p -> p.Dataset = dataset && p.Metric = metric)
-        let runs = records |> List.filter (fun r -> taskLabel r.Config = dataset)
-        let seeds = runs |> List.map (fun r -> r.Config.Seed) |> List.distinct |> List.length
-        let diverged = runs |> List.filter (fun r -> r.Diverged)
-        let up = rows |> List.filter (fun p -> p.Significant && p.MeanDiff > 0.0)
-        let down = rows |> List.filter (fun p -> p.Significant && p.MeanDiff < 0.0)
-        let m = metricName metric
-        let headline =
-            if rows.IsEmpty then $"No setting was paired with a cross-entropy run ({seeds} seeds)."
-            else
-                let best = rows |> List.maxBy (fun p -> if Double.IsNaN p.MeanDiff then Double.NegativeInfinity else p.MeanDiff)
-                $"Against plain cross-entropy over {seeds} seeds, {up.Length} of {rows.Length} settings improved {m} significantly and {down.Length} worsened it; "
-                + $"{rows.Length - up.Length - down.Length} showed no significant difference. Largest mean change: {best.Setting}, {m} {signed best.MeanDiff} [{f3 best.Lo}, {f3 best.Hi}] "
-                + "(95 % t-intervals of paired differences, no correction for multiple comparisons)."
-        let details =
-            rows |> List.map (fun p ->
-                let word = if not p.Significant then "no significant difference" elif p.MeanDiff > 0.0 then "improved" else "worsened"
-                let excluded = if p.ExcludedSeeds > 0 then $"; {p.ExcludedSeeds} seed(s) excluded because a run diverged" else ""
-                $"{p.Setting}: {word}, {m} {signed p.MeanDiff} [{f3 p.Lo}, {f3 p.Hi}], better on {p.Better} of {p.Pairs} seeds{excluded}.")
-        let notes =
-            [ if not diverged.IsEmpty then
-                  let which = String.Join(", ", diverged |> List.map (fun r -> $"{lossLabel r.Config} seed {r.Config.Seed} at step {r.DivergedAtStep}"))
-                  yield $"{diverged.Length} run(s) diverged and are counted, not dropped: {which}."
-              if oneFeature records dataset then
-                  yield "One feature: every increasing linear model ranks the samples alike, so AP and ROC-AUC cannot separate losses here; compare F1, ECE and the decision boundary instead." ]
-        dataset, headline :: details @ notes)
-
-let private summaryTable (summary: SummaryRow list) dataset =
-    let rows =
-        summary |> List.filter (fun s -> s.Dataset = dataset)
-        |> List.groupBy (fun s -> s.Setting)
-        |> List.map (fun (setting, ms) ->
-            let first = List.head ms
-            setting :: string first.Runs :: string first.Diverged :: (ms |> List.map (fun s -> $"{f3 s.Mean} [{f3 s.Lo}, {f3 s.Hi}]")))
-    let metrics = summary |> List.filter (fun s -> s.Dataset = dataset) |> List.map (fun s -> metricName s.Metric) |> List.distinct
-    [ "setting"; "runs"; "diverged" ] @ metrics, rows
-
-let private pairedTable (paired: PairedRow list) dataset =
-    let rows =
-        paired |> List.filter (fun p -> p.Dataset = dataset)
-        |> List.map (fun p -> [ p.Setting; metricName p.Metric; signed p.MeanDiff; $"[{f3 p.Lo}, {f3 p.Hi}]"; $"{p.Better}/{p.Pairs}"; (if p.Significant then "yes" else "no") ])
-    [ "setting"; "metric"; "mean difference vs CE"; "95 % interval"; "seeds better"; "significant" ], rows
 
 /// Saves a frame as CSV (invariant culture, no row keys) through a temporary file and a rename.
 let private saveCsv (frame: Frame<int, string>) (path: string) =
@@ -96,84 +41,191 @@ let writeCurves (folder: string) (title: string) (description: string) (points: 
     let document =
         { Title = title; Description = description
           Blocks =
-            [ Table([ "p_t"; "gamma"; "CE"; "focal"; "d focal / d logit" ], table)
+            [ textTable [ "p_t"; "gamma"; "CE"; "focal"; "d focal / d logit" ] table
               Chart("Loss", Charts.lossVsPt "chart-loss" points)
               Chart("Gradient", Charts.gradientVsPt "chart-gradient" points) ] }
     snd (writeDocument folder document)
 
+/// How the sweep behind a report ran (unknown for a merge of shards).
+type SweepInfo = { Seconds: float; Workers: int option; ThreadsPerWorker: int option }
+
+/// A sweep whose timing and workers are not known (e.g. merged shards).
+let unknownSweep = { Seconds = nan; Workers = None; ThreadsPerWorker = None }
+
 /// What an experiment's report is made of, for the caller's bookkeeping and tests.
 type Written = { Html: string; Markdown: string; RunsCsv: string; SummaryCsv: string; PairedCsv: string; Charts: int; Verdicts: (string * string list) list }
 
-/// The report of a set of runs as a document: configuration, verdicts per task, tables and charts.
-let document (title: string) (description: string) (seconds: float) (records: RunRecord list) (summary: SummaryRow list) (paired: PairedRow list) (verdictList: (string * string list) list) =
-    let summaryFrame = Frame.ofRecords summary
-    let datasets = verdictList |> List.map fst
-    let taskOf d = (records |> List.find (fun r -> taskLabel r.Config = d)).Task
-    let pr = prFrame records
-    let rel = reliabilityFrame records
-    let curve = epochFrame (fun r -> r.TestCurve) records
-    let figure = LossCurves.curve None [ 0.0; 0.5; 1.0; 2.0; 5.0 ] [ for k in 1 .. 99 -> float k / 100.0 ]
-    let chartsOf i d =
-        let metric = primaryMetric (taskOf d)
-        let focal = records |> List.filter (fun r -> taskLabel r.Config = d && (match r.Config.Loss with SigmoidFocal _ -> true | _ -> false))
-        let gammas = focal |> List.map (fun r -> Loss.gamma r.Config.Loss) |> List.distinct
-        let alphas = focal |> List.map (fun r -> Loss.alpha r.Config.Loss) |> List.filter (Double.IsNaN >> not) |> List.distinct
-        [ if gammas.Length >= 2 then Chart($"{metricName metric} against gamma", Charts.metricVsGamma $"chart-{i}-gamma" d metric summaryFrame)
-          if gammas.Length >= 2 && alphas.Length >= 2 then Chart($"{metricName metric}: alpha x gamma", Charts.alphaGammaHeatmap $"chart-{i}-heatmap" d metric summaryFrame)
-          if taskOf d = Binary && pr.RowCount > 0 then
-              Chart("Precision-recall curves", Charts.curves $"chart-{i}-pr" "Precision-recall curves (test set, seed 0)" "recall" "precision" d false pr)
-              Chart("Reliability diagram", Charts.curves $"chart-{i}-reliability" "Reliability diagram (test set, seed 0, 15 bins)" "mean predicted probability" "fraction of positives" d true rel)
-          if curve.RowCount > 0 then
-              Chart("Test metric per epoch", Charts.curves $"chart-{i}-training" $"Test {metricName metric} after each epoch (mean over seeds)" "epoch" (metricName metric) d false curve) ]
+let private style (p: PairedRow) =
+    if Verdicts.isTie p then Tied
+    elif p.Significant then (if Verdicts.improves p then Better else Worse)
+    else Plain
 
+/// The verdict lines of one task: the one-line reading, then per setting and family its verdict, then notes
+/// (diverged runs, the one-feature caveat).
+let taskVerdicts (records: RunRecord list) (paired: PairedRow list) (task: string) =
+    let runs = records |> List.filter (fun r -> taskOf r = task)
+    let seeds = runs |> List.map (fun r -> r.Config.Seed) |> List.distinct |> List.length
+    let rows = paired |> List.filter (fun p -> p.Dataset = task)
+    let diverged = runs |> List.filter _.Diverged
+    [ yield (if rows.IsEmpty then $"No setting was paired with a cross-entropy run ({seeds} seeds)." else Verdicts.taskReading seeds rows)
+      for v in Verdicts.familyVerdicts rows -> $"{v.Setting}, {Verdicts.verdictLine v}"
+      if not diverged.IsEmpty then
+          let which = String.Join(", ", diverged |> List.map (fun r -> $"{lossLabel r.Config} seed {r.Config.Seed} at step {r.DivergedAtStep}"))
+          yield $"{diverged.Length} run(s) diverged and are counted, not dropped: {which}."
+      if runs |> List.exists (fun r -> Dataset.oneFeature r.Config.Dataset) then
+          yield "One feature: every increasing linear model ranks the samples alike, so AP and ROC-AUC cannot separate losses here; compare F1, ECE and the decision boundary instead." ]
+
+/// Plain-language verdicts per task (see taskVerdicts).
+let verdicts (records: RunRecord list) (paired: PairedRow list) : (string * string list) list =
+    records |> List.map (fun r -> taskOf r) |> List.distinct |> List.map (fun t -> t, taskVerdicts records paired t)
+
+let private summaryTable (summary: SummaryRow list) (task: string) =
+    let rows = summary |> List.filter (fun s -> s.Dataset = task)
+    let metrics = rows |> List.map _.Metric |> List.distinct
+    let header = [ "setting"; "runs"; "diverged" ] @ (metrics |> List.map (fun m -> (metricInfo m).Words))
+    let body =
+        rows |> List.groupBy _.Setting
+        |> List.map (fun (setting, ms) ->
+            let first = List.head ms
+            text setting :: sortCell (string first.Runs) (float first.Runs) :: sortCell (string first.Diverged) (float first.Diverged)
+            :: (metrics |> List.map (fun m ->
+                    match ms |> List.tryFind (fun s -> s.Metric = m) with
+                    | Some s -> sortCell $"{Verdicts.number s.Mean} [{Verdicts.number s.Lo}, {Verdicts.number s.Hi}]" s.Mean
+                    | None -> text "")))
+    Table(header, body)
+
+let private pairedTable (paired: PairedRow list) (task: string) =
+    let header =
+        [ "setting"; "metric"; "family"; "difference vs CE"; "95 % interval"; "relative change"; "p (paired t)"; "p (Wilcoxon)"
+          "Holm p (within task)"; "seeds better / worse / tied"; "verdict" ]
+    let body =
+        paired |> List.filter (fun p -> p.Dataset = task)
+        |> List.map (fun p ->
+            let info = metricInfo p.Metric
+            let verdict =
+                if Verdicts.isTie p then "tie" elif not p.Significant then "no significant difference"
+                elif Verdicts.improves p then "better" else "worse"
+            [ text p.Setting; text info.Words; text (Family.label info.Family)
+              { sortCell (Verdicts.signed p.MeanDiff) p.MeanDiff with Style = style p }
+              text $"[{Verdicts.number p.Lo}, {Verdicts.number p.Hi}]"; sortCell (Verdicts.percent p.RelativeChange) p.RelativeChange
+              sortCell (Verdicts.pText p.PValue) p.PValue; sortCell (Verdicts.pText p.PWilcoxon) p.PWilcoxon; sortCell (Verdicts.pText p.PAdjusted) p.PAdjusted
+              text $"{p.Better} / {p.Worse} / {p.Ties}"; { text verdict with Style = style p } ])
+    Table(header, body)
+
+let private splitText (task: Task) (name: string, count: int64, classes: int64 list) =
+    match task, classes with
+    | Binary, [ negatives; positives ] -> $"{name} {count} ({positives} positives, {negatives} negatives)"
+    | _ -> $"""{name} {count} (per class {String.Join("/", classes)})"""
+
+/// The report of a set of runs as a document: contents, provenance, the effect matrices and readings, then
+/// each task with its data, verdicts, tables and charts together, and the files behind it.
+let document (title: string) (description: string) (sweep: SweepInfo) (records: RunRecord list) (summary: SummaryRow list) (paired: PairedRow list) (verdictList: (string * string list) list) =
+    let provenance = Provenance.read Data.repoRoot
+    let tasks = verdictList |> List.map fst
+    let palette = Charts.Palette(records |> List.map (fun r -> lossLabel r.Config) |> List.distinct)
+    let kindOf t = (records |> List.find (fun r -> taskOf r = t)).Task
+    let first t = records |> List.find (fun r -> taskOf r = t)
+    let testBands = epochBands (fun r -> r.TestCurve) records
+    let lossBands = epochBands (fun r -> r.TrainLoss) records
+    let figure = LossCurves.curve None [ 0.0; 0.5; 1.0; 2.0; 5.0 ] [ for k in 1 .. 99 -> float k / 100.0 ]
     let finished = records |> List.filter (fun r -> not r.Diverged) |> List.length
     let devices = String.Join(", ", records |> List.map _.Device |> List.distinct)
     let settings = records |> List.map (fun r -> lossLabel r.Config) |> List.distinct
     let seeds = records |> List.map (fun r -> r.Config.Seed) |> List.distinct |> List.sort
-    let shared (label: string) (text: RunConfig -> string) =
-        match records |> List.map (fun r -> text r.Config) |> List.distinct with
-        | [ one ] -> [ $"{label}: {one}" ]
-        | _ -> []
+    let shared (label: string) (textOf: RunConfig -> string) =
+        match records |> List.map (fun r -> textOf r.Config) |> List.distinct with
+        | [ one ] -> [ label, one ]
+        | many -> [ label, "varies: " + String.Join("; ", many) ]
     let optimizerText = function Sgd(lr, m) -> $"SGD, lr {num lr}, momentum {num m}" | Adam lr -> $"Adam, lr {num lr}"
-    let sweepTime = if Double.IsNaN seconds then "n/a" else seconds.ToString("0.0", inv) + " s"
-    let trainTime = (records |> List.sumBy _.Seconds).ToString("0.0", inv)
-    let configLines =
-        [ $"Runs: {records.Length} ({finished} finished, {records.Length - finished} diverged) on {devices}; sweep time {sweepTime}, training time summed over runs {trainTime} s."
-          $"""Tasks ({datasets.Length}): {String.Join("; ", datasets)}."""
-          $"""Loss settings ({settings.Length}): {String.Join("; ", settings)}."""
-          $"""Seeds ({seeds.Length}): {String.Join(", ", seeds)}. Every loss setting is trained on the same data and initialisation per seed, so differences are paired."""
-          yield! shared "model" (fun c -> Model.label c.Model)
-          yield! shared "optimizer" (fun c -> optimizerText c.Optimizer)
-          yield! shared "epochs" (fun c -> string c.Epochs)
-          yield! shared "batch" (fun c -> string c.BatchSize)
-          yield! shared "batch reduction" (fun c -> match c.Reduction with BatchMean -> "mean" | BatchSum -> "sum") ]
-    let tableNote = "Mean [95 % t-interval] over the finished seeds of each setting; paired differences are setting minus plain cross-entropy on the same seed (for ECE, Brier and log-loss lower is better)."
+    let seconds (v: float) = if Double.IsNaN v then "n/a" else v.ToString("0.0", inv) + " s"
+    let perSetting =
+        records |> List.groupBy (fun r -> lossLabel r.Config)
+        |> List.map (fun (s, rs) -> $"{s} {seconds (rs |> List.sumBy _.Seconds)}")
+    let files =
+        [ "runs.csv", "one row a run: config, every metric, device, time, temperature, input hashes"
+          "summary.csv", "mean and 95 % t-interval per task, setting and metric"
+          "paired.csv", "setting minus CE per seed pair: difference, interval, p-values, Holm p, relative change, family"
+          "runs/<id>.json", "every run's full record (config, metrics, curves, weights of linear models)" ]
+    let mainKeys = [ "Ranking: AP (binary tasks)", [ "average_precision" ]
+                     "Decisions at the default threshold: F1 at 0.5 (binary), macro-F1 (multi-class)", [ "f1"; "macro_f1" ]
+                     "Calibration: ECE (binary), top-label ECE (multi-class); lower is better", [ "ece15"; "top_label_ece15" ] ]
+    let protocol =
+        [ (match records |> List.map (fun r -> r.Config.Recalibration) |> List.distinct with
+           | [ TemperatureOnHeldOut f ] -> $"Each run trains on its training split minus a stratified {f * 100.0:G3} %% calibration slice; a temperature T is fitted on that slice by minimising the NLL of softmax(z / T) (sigmoid for binary), and the test set is scored again with it (metrics marked (T)). Temperature fits that ended at a bound instead of a minimum: {records |> List.filter (fun r -> not r.Diverged && r.TemperatureFit <> string FocalLoss.Metrics.TemperatureFitStatus.Converged) |> List.length} of {records.Length}."
+           | [ NoRecalibration ] -> "Runs train on their whole training split; no temperature is fitted."
+           | many -> $"Recalibration differs between runs: %A{many}.")
+          $"Verdicts compare each setting with plain cross-entropy trained on the same data, initialisation and shuffling per seed. p-values: two-sided paired t-test on the per-seed differences (Wilcoxon signed-rank beside it from {wilcoxonMinPairs} seeds); Holm-adjusted over every setting and metric of a task; significant means Holm p < {Frames.alpha}. Intervals are unadjusted 95 %% t-intervals of the mean difference."
+          "Families: ranking (AP, ROC-AUC and F1 at the best threshold, which depend only on the order of the scores), decisions at the default threshold 0.5 (F1, balanced accuracy), calibration (ECE with 15 equal-width bins, Brier, log-loss; lower is better), the same after temperature scaling, and for multi-class tasks macro-F1, top-1, top-label and classwise ECE, plus a class-balanced test set where there is one." ]
     { Title = title
       Description = description
       Blocks =
-        [ Heading(2, "Configuration"); Bullets configLines
-          Heading(2, "Verdicts")
-          for d, lines in verdictList do
-              Heading(3, d); Bullets lines
-          Heading(2, "Tables"); Paragraph tableNote
-          for d in datasets do
-              Heading(3, d)
-              Table(summaryTable summary d)
-              let ph, prows = pairedTable paired d
-              if not prows.IsEmpty then Table(ph, prows)
-          Heading(2, "Charts")
+        [ Contents
+          Heading(2, "Provenance and configuration")
+          Definitions
+            [ "command", provenance.CommandLine
+              "git commit", $"{provenance.Commit} ({provenance.Dirty})"
+              "software", $"{provenance.DotNet}; TorchSharp {provenance.TorchSharp}; {provenance.LibTorch}; FSharp.Core {provenance.FSharpCore}"
+              "machine", $"{provenance.OperatingSystem}; {provenance.Cpu}; {provenance.Cores} cores"
+              "parallelism", (match sweep.Workers, sweep.ThreadsPerWorker with
+                              | Some w, Some t -> $"{w} worker process(es), {t} torch thread(s) each"
+                              | _ -> "not recorded (merged shards)")
+              "runs", $"{records.Length} ({finished} finished, {records.Length - finished} diverged) on {devices}"
+              "time", $"""sweep wall time {seconds sweep.Seconds}; training time per setting, summed over its runs: {String.Join("; ", perSetting)}"""
+              $"tasks ({tasks.Length})", String.Join("; ", tasks)
+              $"loss settings ({settings.Length})", String.Join("; ", settings)
+              $"seeds ({seeds.Length})", String.Join(", ", seeds)
+              yield! shared "optimizer" (fun c -> optimizerText c.Optimizer)
+              yield! shared "epochs" (fun c -> string c.Epochs)
+              yield! shared "batch" (fun c -> string c.BatchSize)
+              yield! shared "batch reduction" (fun c -> match c.Reduction with BatchMean -> "mean" | BatchSum -> "sum")
+              "files", String.Join("; ", files |> List.map (fun (f, what) -> $"{f}: {what}")) ]
+          Heading(2, "Protocol")
+          Bullets protocol
+          Heading(2, "At a glance")
+          Paragraph "Each cell: the mean paired difference against plain cross-entropy, its 95 % interval and the seeds where the setting was better; blue = better than CE, red = worse (for ECE lower is better); * = significant after Holm's adjustment within the task."
+          for i, (t, keys) in List.indexed mainKeys do
+              if paired |> List.exists (fun p -> List.contains p.Metric keys) then
+                  Chart(t, Charts.effectMatrix $"chart-matrix-{i}" t keys paired)
+          Bullets [ for t, lines in verdictList -> $"{t}: {List.head lines}" ]
+          for ti, (t, lines) in List.indexed verdictList do
+              let task = kindOf t
+              Heading(2, t)
+              Paragraph(List.head lines)
+              match Data.facts (first t).Config with
+              | Ok f ->
+                  let noise = match f.Noise with Some n -> " Label noise: " + n + "." | None -> ""
+                  Paragraph($"""Data (seed 0): {String.Join("; ", f.Splits |> List.map (splitText task))}.{noise}""")
+              | Result.Error e -> Paragraph($"Data: could not be read again for this report: {e}")
+              Heading(3, $"Verdicts: {t}")
+              Bullets(List.tail lines)
+              Heading(3, $"Tables: {t}")
+              Paragraph "Mean [95 % t-interval] over the finished seeds of each setting (click a column header to sort):"
+              summaryTable summary t
+              if paired |> List.exists (fun p -> p.Dataset = t) then
+                  Paragraph "Paired differences, setting minus plain cross-entropy on the same seed; coloured where significant after Holm's adjustment (blue better, red worse, grey a tie):"
+                  pairedTable paired t
+              Heading(3, $"Charts: {t}")
+              for ki, keys in List.indexed (match task with
+                                             | Binary -> [ [ "average_precision" ]; [ "f1"; "best_f1" ]; [ "ece15"; "ece15_recal" ] ]
+                                             | MultiClass _ -> [ [ "macro_f1" ]; [ "top_label_ece15"; "top_label_ece15_recal" ]; [ "balanced_test.macro_f1" ] ]) do
+                  if paired |> List.exists (fun p -> p.Dataset = t && p.Metric = List.head keys) then
+                      Chart($"forest {ki}", Charts.forest $"chart-{ti}-forest-{ki}" palette t keys records paired)
+              match Charts.alphaGammaHeatmap $"chart-{ti}-heatmap" t (Runner.primaryMetric task) summary with
+              | Some h -> Chart("alpha x gamma", h)
+              | None -> ()
+              if task = Binary then
+                  Chart("precision-recall", Charts.precisionRecall $"chart-{ti}-pr" palette t records)
+                  Chart("reliability", Charts.reliability $"chart-{ti}-reliability" palette t records)
+              Chart("test metric per epoch", Charts.bands $"chart-{ti}-test" palette $"Test {(metricInfo (Runner.primaryMetric task)).Short} per epoch" (metricInfo (Runner.primaryMetric task)).Short t testBands)
+              Chart("training loss per epoch", Charts.bands $"chart-{ti}-loss" palette "Training loss per epoch (each setting's own loss)" "training loss" t lossBands)
+          Heading(2, "The loss family")
           Chart("Focal loss against p_t", Charts.lossVsPt "chart-loss" figure)
-          Chart("Gradient against p_t", Charts.gradientVsPt "chart-gradient" figure)
-          for i, d in List.indexed datasets do
-              let charts = chartsOf i d
-              if not charts.IsEmpty then
-                  Heading(3, d)
-                  yield! charts ] }
+          Chart("Gradient against p_t", Charts.gradientVsPt "chart-gradient" figure) ] }
 
 /// Writes report.html, summary.md, runs.csv, summary.csv and paired.csv into <paramref name="folder"/>,
 /// all from the same records in this one call. <paramref name="description"/> says what the experiment
-/// is for; <paramref name="seconds"/> is the sweep's wall-clock time (NaN if unknown).
-let write (folder: string) (title: string) (description: string) (seconds: float) (records: RunRecord list) : Written =
+/// is for; <paramref name="sweep"/> how the sweep ran.
+let write (folder: string) (title: string) (description: string) (sweep: SweepInfo) (records: RunRecord list) : Written =
     if records.IsEmpty then invalidArg (nameof records) "records must not be empty: run the sweep first"
     Directory.CreateDirectory folder |> ignore
     let summary = summaries records
@@ -183,6 +235,6 @@ let write (folder: string) (title: string) (description: string) (seconds: float
     saveCsv (runsFrame records) paths.Runs
     saveCsv (Frame.ofRecords summary) paths.Summary
     if not paired.IsEmpty then saveCsv (Frame.ofRecords paired) paths.Paired else AtomicFile.WriteAllText(paths.Paired, "")
-    let doc = document title description seconds records summary paired verdictList
+    let doc = document title description sweep records summary paired verdictList
     let md, html = writeDocument folder doc
     { Html = html; Markdown = md; RunsCsv = paths.Runs; SummaryCsv = paths.Summary; PairedCsv = paths.Paired; Charts = chartCount doc; Verdicts = verdictList }

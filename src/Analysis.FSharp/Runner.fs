@@ -21,6 +21,9 @@ open Analysis.Data
 /// One point of a curve.
 type Point = { X: float; Y: float }
 
+/// One bin of a reliability diagram: mean predicted probability, fraction of positives, samples in the bin.
+type Bin = { MeanScore: float; Fraction: float; Count: int }
+
 /// Everything a run produced. A diverged run's metrics are those of the weights it kept (the last finite ones).
 type RunRecord =
     { Id: string
@@ -43,8 +46,12 @@ type RunRecord =
       TestCurve: float[]
       /// Precision-recall curve on the test set (binary; at most 200 points).
       PrCurve: Point[]
-      /// Reliability diagram on the test set (binary): mean score (X) against fraction positive (Y) per bin.
-      Reliability: Point[]
+      /// Reliability diagram on the test set (binary), 15 equal-width bins (empty bins left out).
+      Reliability: Bin[]
+      /// The temperature fitted on the calibration slice (NaN when the run diverged).
+      Temperature: float
+      /// How the temperature was found: Converged, or why it is a bound (Separable, Uninformative, ...).
+      TemperatureFit: string
       /// The final weights of linear and logistic models by parameter name (e.g. "fc.weight", "fc.bias"),
       /// flattened; empty for the larger models.
       Parameters: Map<string, float[]> }
@@ -75,32 +82,72 @@ let private downsample (maxPoints: int) (points: Point[]) =
     if points.Length <= maxPoints then points
     else Array.init maxPoints (fun i -> points[int (float i * float (points.Length - 1) / float (maxPoints - 1))])
 
-/// Trains one config and returns its record (a diverged run is a record, not an exception).
+/// Metrics of temperature-scaled probabilities on the test set, keyed with a "_recal" suffix: the
+/// calibration metrics the reports compare before and after (binary: ece15, brier, log_loss;
+/// multi-class: top_label_ece15, classwise_ece15).
+let recalibratedMetrics (task: Task) (temperature: float) (testLogits: torch.Tensor) (labels: int[]) =
+    use scaled = testLogits / temperature
+    match task with
+    | Binary ->
+        use probs = scaled.sigmoid()
+        let values = BinaryMetrics.Evaluate(ReadOnlySpan(probs.data<float>().ToArray()), ReadOnlySpan labels).Values()
+        [ for kv in values do if kv.Key = "ece15" || kv.Key = "brier" || kv.Key = "log_loss" then kv.Key + "_recal", kv.Value ]
+    | MultiClass k ->
+        use probs = torch.nn.functional.softmax(scaled, 1L)
+        let values = MultiClassMetrics.Evaluate(ReadOnlySpan(probs.data<float>().ToArray()), ReadOnlySpan labels, k).Values()
+        [ for kv in values do if kv.Key = "top_label_ece15" || kv.Key = "classwise_ece15" then kv.Key + "_recal", kv.Value ]
+
+/// Labels of a dataset as host integers (0/1 or class ids).
+let labelsOf (data: TensorDataset) =
+    use labels = data.Labels.to_type(torch.ScalarType.Int32).cpu()
+    labels.data<int>().ToArray()
+
+/// Trains one config and returns its record (a diverged run is a record, not an exception). The model
+/// trains on the training split without its calibration slice; after training, a temperature is fitted
+/// on that slice and the test set is scored again with it, and every further test set is scored.
 let runOne (c: RunConfig) : RunRecord =
     let inputs = inputFiles repoRoot c
-    let train, test = build c.Dataset (c.Model = Cnn) c.Seed
-    use train = train
-    use test = test
+    use data = buildRun c.Dataset (c.Model = Cnn) c.Recalibration c.Seed
     use loss = Loss.create c.Loss
-    let task = taskOf train
+    let task = taskOf data.Train
     let outputs = match task with Binary -> 1 | MultiClass k -> k
     let curve = List<float>()
     let primary = primaryMetric task
     let struct (model, result) =
-        Trainer.Run(createModel c.Model (int train.FeatureCount) outputs, loss, train, test, trainerConfig c,
+        Trainer.Run(createModel c.Model (int data.Train.FeatureCount) outputs, loss, data.Train, data.Test, trainerConfig c,
                     fun e -> curve.Add(match e.Metrics.TryGetValue primary with | true, v -> v | _ -> nan))
     use model = model
-    let pr, reliability =
-        if task = Binary && not result.Diverged then
-            use probs = Trainer.PredictProbabilities(model, test)
-            let scores = probs.data<float>().ToArray()
-            use labelsTensor = test.Labels.to_type(torch.ScalarType.Int32).cpu()
-            let labels = labelsTensor.data<int>().ToArray()
-            let struct (recall, precision, _) = BinaryMetrics.PrecisionRecallCurve(ReadOnlySpan scores, ReadOnlySpan labels)
-            let struct (meanScore, fraction, _) = BinaryMetrics.ReliabilityBins(ReadOnlySpan scores, ReadOnlySpan labels)
-            Array.map2 (fun r p -> { X = r; Y = p }) recall precision |> downsample 200,
-            Array.map2 (fun m f -> { X = m; Y = f }) meanScore fraction
-        else [||], [||]
+    let testLabels = labelsOf data.Test
+    let pr, reliability, (temperature, temperatureFit), recalibrated, extra =
+        if result.Diverged then [||], [||], (nan, "not fitted (diverged)"), [], []
+        else
+            use testLogits = Trainer.PredictLogits(model, data.Test)
+            let temperature, fitText =
+                match data.Calibration with
+                | None -> nan, "not fitted (no calibration slice)"
+                | Some calibration ->
+                    use calibrationLogits = Trainer.PredictLogits(model, calibration)
+                    let calibrationScores = ReadOnlySpan(calibrationLogits.data<float>().ToArray())
+                    let calibrationLabels = ReadOnlySpan(labelsOf calibration)
+                    let fit =
+                        match task with
+                        | Binary -> Calibration.FitTemperature(calibrationScores, calibrationLabels)
+                        | MultiClass k -> Calibration.FitTemperature(calibrationScores, calibrationLabels, k)
+                    fit.Temperature, $"{fit.Status}" + (if fit.SingleClass then " (one class in the calibration slice)" else "")
+            let recalibrated = if Double.IsNaN temperature then [] else recalibratedMetrics task temperature testLogits testLabels
+            let extra =
+                [ for name, set in data.ExtraTests do
+                    for kv in Trainer.Evaluate(model, set) -> $"{name}.{kv.Key}", kv.Value ]
+            match task with
+            | Binary ->
+                use probs = testLogits.sigmoid()
+                let scores = probs.data<float>().ToArray()
+                let struct (recall, precision, _) = BinaryMetrics.PrecisionRecallCurve(ReadOnlySpan scores, ReadOnlySpan testLabels)
+                let struct (meanScore, fraction, count) = BinaryMetrics.ReliabilityBins(ReadOnlySpan scores, ReadOnlySpan testLabels)
+                Array.map2 (fun r p -> { X = r; Y = p }) recall precision |> downsample 200,
+                Array.init meanScore.Length (fun i -> { MeanScore = meanScore[i]; Fraction = fraction[i]; Count = count[i] }),
+                (temperature, fitText), recalibrated, extra
+            | MultiClass _ -> [||], [||], (temperature, fitText), recalibrated, extra
     let parameters =
         match c.Model with
         | Linear | Logistic ->
@@ -119,11 +166,13 @@ let runOne (c: RunConfig) : RunRecord =
       DivergedAtStep = (if result.DivergedAtStep.HasValue then result.DivergedAtStep.Value else -1L)
       Steps = result.Steps
       Seconds = result.Seconds
-      Metrics = result.FinalMetrics |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
+      Metrics = Seq.append (result.FinalMetrics |> Seq.map (fun kv -> kv.Key, kv.Value)) (recalibrated @ extra) |> Map.ofSeq
       TrainLoss = result.Epochs |> Seq.map _.TrainLoss |> Array.ofSeq
       TestCurve = curve.ToArray()
       PrCurve = pr
       Reliability = reliability
+      Temperature = temperature
+      TemperatureFit = temperatureFit
       Parameters = parameters }
 
 /// The folder of an experiment's run files: results/<experiment>/runs under <paramref name="resultsRoot"/>.
@@ -148,6 +197,11 @@ let tryLoad (path: string) : RunRecord option =
     | :? NotSupportedException
     | :? InvalidOperationException -> None
 
+/// The .json files of a runs folder that are not complete records (truncated, another format, renamed).
+let incompleteFiles (folder: string) =
+    if not (Directory.Exists folder) then []
+    else Directory.GetFiles(folder, "*.json") |> Array.sort |> Array.filter (fun f -> (tryLoad f).IsNone) |> List.ofArray
+
 /// Every complete record in a runs folder.
 let loadAll (folder: string) : RunRecord list =
     if not (Directory.Exists folder) then []
@@ -170,7 +224,8 @@ let shard (k: int, n: int) (configs: RunConfig list) =
 /// Copies every complete run file of the source folders into the target folder (the merge step after a
 /// sharded sweep); returns how many runs the target then holds. Identical ids are the same run.
 let merge (sources: string list) (target: string) =
-    Directory.CreateDirectory target |> ignore
+    let found = sources |> List.sumBy (fun s -> (loadAll s).Length)
+    if found > 0 then Directory.CreateDirectory target |> ignore
     for source in sources do
         for record in loadAll source do
             let path = Path.Combine(target, record.Id + ".json")
@@ -208,6 +263,13 @@ let runSequential (folder: string) (configs: RunConfig list) (onDone: unit -> un
         if (tryLoad (Path.Combine(folder, runId c + ".json"))).IsNone then   // missing or not a complete record
             save folder (runOne c)
         onDone ()
+
+[<System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getppid")>]
+extern int private getppid()
+
+/// This process's parent (Linux; 0 elsewhere). When it changes, the parent has died and this process was
+/// handed to another one.
+let parentProcessId () = if OperatingSystem.IsLinux() then getppid () else 0
 
 /// Removes temporary files that a killed process left in a runs folder (their names carry the writer's PID).
 let removeStaleTemporaries (folder: string) =
@@ -247,6 +309,9 @@ let worker (folder: string) (threads: int) =
 /// finalised by a background GC while native code reads them). A worker that fails stops the others.
 let sweep (options: SweepOptions) (configs: RunConfig list) : RunRecord list =
     if options.Workers < 1 then invalidArg "Workers" $"Workers must be >= 1, got {options.Workers}"
+    match options.Shard with
+    | Some(k, n) when not (n >= 1 && k >= 1 && k <= n) -> invalidArg "Shard" $"Shard must be k/n with 1 <= k <= n, got {k}/{n}"
+    | _ -> ()
     if configs.IsEmpty then invalidArg "configs" "configs must not be empty: a sweep needs at least one run"
     validateAll configs
     let experiments = configs |> List.map _.Experiment |> List.distinct
@@ -255,6 +320,11 @@ let sweep (options: SweepOptions) (configs: RunConfig list) : RunRecord list =
         invalidArg "configs" $"one sweep writes one experiment, got {names}"
     let selected = match options.Shard with Some s -> shard s configs | None -> configs |> List.distinctBy runId
     let folder = runsFolder options.ResultsRoot (List.head experiments)
+    if File.Exists options.ResultsRoot then invalidArg "ResultsRoot" $"ResultsRoot must be a folder, got the file '{options.ResultsRoot}'"
+    if options.Workers > 1 && selected.Length > 1 then
+        match checkWorkerHost options.WorkerHost with
+        | Error e -> invalidOp $"cannot start {min options.Workers selected.Length} worker processes: {e}"
+        | Ok _ -> ()
     Directory.CreateDirectory folder |> ignore
     removeStaleTemporaries folder
     let existing = loadAll folder |> List.map (fun r -> r.Id, r) |> Map.ofList
@@ -286,9 +356,17 @@ let sweep (options: SweepOptions) (configs: RunConfig list) : RunRecord list =
                 proc, err ]
         try
             let failed () = procs |> List.tryFind (fun (p, _) -> p.HasExited && p.ExitCode <> 0)
-            while procs |> List.exists (fun (p, _) -> not p.HasExited) && (failed ()).IsNone do
+            let parent = parentProcessId ()
+            let orphaned () = parent > 1 && parentProcessId () <> parent
+            while procs |> List.exists (fun (p, _) -> not p.HasExited) && (failed ()).IsNone && not (orphaned ()) do
                 Thread.Sleep 250
                 progress.Report(todoFiles |> List.filter File.Exists |> List.length |> int64)
+            if orphaned () then
+                // The process that started this one (e.g. the `dotnet fsi` launcher) is gone: stop, as the
+                // workers would if this process were killed.
+                eprintfn "the process that started this sweep (pid %d) is gone; stopping the workers" parent
+                for p, _ in procs do (if not p.HasExited then p.Kill true)
+                exit 137
             match failed () with
             | Some(p, err) -> failwithf "a worker process failed (exit %d); the other workers were stopped: %s" p.ExitCode (err.Result.Trim())
             | None -> ()

@@ -37,6 +37,7 @@ let config (device: Device) (reduction: BatchReduction) (seed: int) =
       BatchSize = 16
       Reduction = reduction
       Device = device
+      Recalibration = NoRecalibration   // the tutorial trains on all 10,000 samples
       Seed = seed }
 
 /// The replication numbers of a finished run (its recorded weight and bias, and test accuracy).

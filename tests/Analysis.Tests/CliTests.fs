@@ -48,6 +48,19 @@ let tests =
             | Ok y -> Expect.equal y.Model (Config.Mlp 32) "--model mlp"
             | Error e -> failtest e
         }
+        test "an option given twice, too many workers, a file as results root and an escaping merge name are refused" {
+            fails (parsedSweep [| "--seeds"; "2"; "--seeds"; "3" |]) [ "--seeds" ]
+            fails (parsedSweep [| "--workers"; string (5 * Environment.ProcessorCount) |]) [ "--workers must be <= " ]
+            let file = Path.GetTempFileName()
+            fails (parsedSweep [| "--results"; file |]) [ "--results must be a folder, got the file" ]
+            let root = Directory.CreateTempSubdirectory("wb-merge").FullName
+            fails (Cli.tryParse<Cli.MergeArgs, _> "merge.fsx" [| "--experiment"; "../../escape"; "--from"; root |] Cli.readMerge) [ "--experiment: Experiment must be a relative folder name" ]
+        }
+        test "a device this machine does not have is refused when the options are read" {
+            if not (TorchSharp.torch.cuda.is_available ()) then
+                fails (parsedSweep [| "--device"; "cuda" |]) [ "needs CUDA" ]
+            fails (parsedSweep [| "--device"; "cuda:01" |]) [ "got 'cuda:01'" ]
+        }
         test "--help prints the generated usage" {
             match parsedSweep [| "--help" |] with
             | Error usage -> Expect.stringContains usage "--seeds <int>" "usage lists the options with their types"

@@ -28,14 +28,11 @@ let shared =
     lazy
         (let root = tempRoot ()
          let records = Runner.sweep { Runner.defaultSweep with ResultsRoot = root; Workers = 2; Progress = false } (tinyGrid [ 0; 1; 2 ])
-         let written = Report.write (Path.Combine(root, "tiny")) "Tiny sweep" "A tiny end-to-end sweep." nan records
+         let written = Report.write (Path.Combine(root, "tiny")) "Tiny sweep" "A tiny end-to-end sweep." Report.unknownSweep records
          root, records, written)
 
 let invalid (c: RunConfig) fragment =
     Expect.throwsC (fun () -> Data.validateAll [ c ]) (fun e -> Expect.stringContains e.Message fragment "the error names the field and the values")
-
-let chromium () =
-    [ "/usr/bin/chromium"; "/usr/bin/chromium-browser"; "/usr/bin/google-chrome" ] |> List.tryFind File.Exists
 
 /// Writes a CSV of `rows` rows: two features, labels from `label` (row index -> class id).
 let writeCsv (path: string) (rows: int) (label: int -> int) =
@@ -76,7 +73,7 @@ let tests =
                 invalid { tiny with Experiment = "../escape" } "Experiment must be a relative folder name"
             }
             test "a loss for the other task is rejected, the task read from the data" {
-                invalid { tiny with Loss = SoftmaxCrossEntropy } "Loss must be a binary loss for the binary data of gaussian 2-D, 20 % positives, got 'softmax CE'"
+                invalid { tiny with Loss = SoftmaxCrossEntropy } "Loss must be a binary loss for the binary data of gaussian 2-D, 20 % positives, 600/600, got 'softmax CE'"
                 invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp 8 } "Loss must be a multi-class loss for the multi-class (10 classes) data"
                 invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Linear; Loss = SoftmaxCrossEntropy } "Model must be a multi-class model"
                 invalid { tiny with Model = Cnn } "Model cnn needs 28 x 28 images [1, 28, 28], got features of shape [2]"
@@ -161,6 +158,8 @@ let tests =
             Expect.equal (frame.GetColumn<bool>("Diverged").Values |> Seq.filter id |> Seq.length) 2 "the frame keeps the diverged rows"
             let verdict = Report.verdicts records paired |> List.exactlyOne |> snd |> String.concat " "
             Expect.stringContains verdict "2 run(s) diverged and are counted, not dropped" "the verdict says so"
+            Expect.stringContains verdict "ranking: not compared (every seed had a diverged run)" "a setting with no finished pair is not called 'no significant difference'"
+            Expect.isFalse (verdict.Contains "no significant difference") "nothing was compared, so nothing is judged"
         }
 
         testList "frames and report" [
@@ -192,7 +191,9 @@ let tests =
                 Expect.isTrue (File.Exists written.Html && File.Exists written.Markdown && File.Exists written.RunsCsv) "files written"
                 let md = File.ReadAllText written.Markdown
                 Expect.stringContains md "## Verdicts" "verdict section"
-                Expect.stringContains md "Against plain cross-entropy over 3 seeds" "verdict follows from the numbers"
+                Expect.stringContains md "### Verdicts: gaussian 2-D, 20 % positives, 600/600; logistic; 2 epochs; cpu" "each task has its verdicts"
+                Expect.stringContains md "focal a=0.25 g=2, ranking: " "a verdict per setting and family"
+                Expect.stringContains md "calibration after temperature scaling" "the recalibrated family is judged"
                 Expect.equal written.Verdicts.Length 2 "one verdict block per dataset"
             }
             test "the report references no external resource: plotly.js is inlined" {
@@ -209,28 +210,13 @@ let tests =
                 Expect.isLessThan outsidePlotly.Length 1_000_000 "the library was cut out for this check"
                 Expect.isFalse (Regex.IsMatch(outsidePlotly, "https?://|@import|url\\(", RegexOptions.IgnoreCase)) "no http(s) reference outside the inlined library"
             }
-            test "headless Chromium renders every chart offline with no console message" {
+            test "headless Chromium renders every chart offline, with working contents and sortable tables" {
                 let _, _, written = shared.Value
-                match chromium () with
-                | None -> failtest "Chromium is not installed: test.sh installs Debian's chromium package (apt-get install chromium)"
-                | Some exe ->
-                    let profile = Directory.CreateTempSubdirectory("wb-chromium").FullName
-                    let args =
-                        [ "--headless"; "--no-sandbox"; "--disable-gpu"; "--disable-quic"; "--no-first-run"; "--disable-background-networking"
-                          "--disable-component-update"; "--disable-sync"; $"--user-data-dir={profile}"
-                          "--host-resolver-rules=MAP * ~NOTFOUND"; "--proxy-server=127.0.0.1:9"   // network off
-                          "--enable-logging=stderr"; "--v=0"; "--virtual-time-budget=20000"; "--dump-dom"; "file://" + written.Html ]
-                    let info = ProcessStartInfo(exe, args, RedirectStandardOutput = true, RedirectStandardError = true)
-                    use proc = Process.Start info |> nonNull
-                    let err = proc.StandardError.ReadToEndAsync()
-                    let dom = proc.StandardOutput.ReadToEnd()
-                    Expect.isTrue (proc.WaitForExit 120_000) "Chromium finished within 2 minutes"
-                    let plots = Regex.Matches(dom, "class=\"plot-container plotly\"").Count
-                    Expect.equal plots written.Charts $"every chart rendered ({plots} of {written.Charts})"
-                    Expect.isGreaterThanOrEqual (Regex.Matches(dom, "class=\"main-svg\"").Count) written.Charts "each chart drew its SVG"
-                    let console = err.Result.Split('\n') |> Array.filter (fun l -> l.Contains ":CONSOLE")
-                    Expect.isEmpty console "no console message (errors, warnings or logs)"
-                    Expect.stringContains dom "<pre id=\"js-errors\"></pre>" "window.onerror caught nothing"
+                let dom, console = Browser.render ("file://" + written.Html + "#selftest")
+                let plots = Regex.Matches(dom, "class=\"plot-container plotly\"").Count
+                Expect.equal plots written.Charts $"every chart rendered ({plots} of {written.Charts})"
+                Expect.isGreaterThanOrEqual (Regex.Matches(dom, "class=\"main-svg\"").Count) written.Charts "each chart drew its SVG"
+                Browser.expectContentsAndSorting dom console
             }
             test "a loss-curve report is self-contained too" {
                 let folder = Path.Combine(tempRoot (), "curves")
@@ -250,7 +236,7 @@ let tests =
                 let configs = [ for s in [ 0; 1 ] do for l in [ SoftmaxCrossEntropy; SoftmaxFocal(Some [| 1.0; 2.0; 0.5 |], 2.0) ] -> { base' with Loss = l; Seed = s } ]
                 let records = Runner.sweep { Runner.defaultSweep with ResultsRoot = root; Workers = 1; Progress = false } configs
                 Expect.isTrue (records |> List.forall (fun r -> r.Task = MultiClass 3)) "the task and the class count come from the labels"
-                let written = Report.write (Path.Combine(root, "three")) "three" "three classes" nan records
+                let written = Report.write (Path.Combine(root, "three")) "three" "three classes" Report.unknownSweep records
                 let summary = File.ReadAllText written.SummaryCsv
                 Expect.stringContains summary "macro_f1" "multi-class metrics are summarised"
                 Expect.isFalse (summary.Contains "average_precision") "no empty binary metrics"
@@ -282,6 +268,20 @@ let tests =
                 Expect.notEqual second.Inputs first.Inputs "the record names the content it read"
                 Expect.equal (Runner.loadAll (Runner.runsFolder root "grow")).Length 2 "both runs are kept, the old one is not reported as the new"
             }
+            test "a dataset whose test split lacks a class is refused before any run" {
+                let root = tempRoot ()
+                let csv = Path.Combine(root, "onepositive.csv")
+                writeCsv csv 200 (fun i -> if i = 7 then 1 else 0)
+                invalid { tiny with Dataset = Csv(csv, "label") } "the test split (seed 0) holds no sample of class 1"
+            }
+            test "a shard the sweep cannot run is refused, and a missing worker host leaves no folder" {
+                let root = tempRoot ()
+                Expect.throwsC (fun () -> Runner.sweep { Runner.defaultSweep with ResultsRoot = root; Shard = Some(0, 0) } (tinyGrid [ 0 ]) |> ignore) (fun e ->
+                    Expect.stringContains e.Message "Shard must be k/n with 1 <= k <= n, got 0/0" "names the shard")
+                let options = { Runner.defaultSweep with ResultsRoot = root; Workers = 2; Progress = false; WorkerHost = "/nonexistent/Analysis.FSharp.dll" }
+                Expect.throws (fun () -> Runner.sweep options (tinyGrid [ 0 ]) |> ignore) "no worker host"
+                Expect.isFalse (Directory.Exists(Path.Combine(root, "tiny"))) "nothing was created"
+            }
             test "a sweep with several workers and no worker host fails instead of running in one process" {
                 let root = tempRoot ()
                 let options = { Runner.defaultSweep with ResultsRoot = root; Workers = 2; Progress = false; WorkerHost = Path.Combine(root, "missing", "Analysis.FSharp.dll") }
@@ -310,6 +310,24 @@ let tests =
                 Runner.removeStaleTemporaries folder
                 Expect.isEmpty (Directory.GetFiles(folder, "*.tmp") |> Array.append (Directory.GetFiles(folder, ".*"))) "no temporary file of a dead writer stays"
                 Expect.isEmpty (Directory.GetDirectories folder) "no input folders are left behind"
+            }
+            test "kill -9 of the launcher that started the sweep (as dotnet fsi's) stops the sweep and its workers" {
+                // `dotnet fsi` runs the script in a child of the launcher; a shell plays the launcher here.
+                let root = tempRoot ()
+                let folder = Runner.runsFolder root "tiny"
+                let testProgram = Reflection.Assembly.GetEntryAssembly() |> nonNull |> _.Location
+                let info = ProcessStartInfo("/bin/sh", [ "-c"; $"dotnet '{testProgram}' --sweep-child '{root}'; true" ], RedirectStandardOutput = true, RedirectStandardError = true)
+                use launcher = Process.Start info |> nonNull
+                let clock = Stopwatch.StartNew()
+                while (workersWriting folder).Length < 2 && clock.Elapsed.TotalSeconds < 60.0 && not launcher.HasExited do Threading.Thread.Sleep 200
+                Expect.equal (workersWriting folder).Length 2 "two workers started"
+                launcher.Kill false
+                launcher.WaitForExit()
+                let stopped = Stopwatch.StartNew()
+                while not (workersWriting folder).IsEmpty && stopped.Elapsed.TotalSeconds < 20.0 do Threading.Thread.Sleep 100
+                let left = workersWriting folder
+                left |> List.iter killQuietly
+                Expect.isEmpty left $"the sweep noticed its launcher was gone and stopped its workers within 20 s (took {stopped.Elapsed.TotalSeconds:F1} s)"
             }
         ]
     ]
