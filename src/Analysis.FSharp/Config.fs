@@ -61,6 +61,9 @@ type Loss =
     | SoftmaxCrossEntropy
     /// Multi-class focal loss; per-class alpha (length C, finite, >= 0) or None, gamma >= 0.
     | SoftmaxFocal of alpha: float[] option * gamma: float
+    /// A loss written by the user (e.g. in a script) and registered by name with `CustomLosses.register`,
+    /// with its named hyper-parameters in the declared order.
+    | Custom of name: string * parameters: (string * float) list
 
 /// The optimiser and its settings.
 type Optimizer =
@@ -116,6 +119,32 @@ type Task =
 
 /// A file a run reads, with the SHA-256 of its content.
 type InputFile = { Path: string; Sha256: string }
+
+/// A loss written by the user and registered by name: its task, its hyper-parameters' names and how to build it.
+type CustomLoss =
+    { Name: string
+      Task: FocalLoss.Data.LossTask
+      Parameters: string list
+      Create: Map<string, float> -> ILossFunction }
+
+/// The losses a script registers before it sweeps them. A sweep's worker processes must register the same
+/// losses: for a script-defined loss the script itself is the worker (Experiment.serveAsWorker).
+module CustomLosses =
+    let private registry = Collections.Concurrent.ConcurrentDictionary<string, CustomLoss>()
+
+    /// Registers a loss under a name: lower-case letters, digits and '_', starting with a letter, not the
+    /// name of a loss of the family. Registering the same name again replaces it.
+    let register (name: string) (task: FocalLoss.Data.LossTask) (parameters: string list) (create: Map<string, float> -> ILossFunction) =
+        if not (Text.RegularExpressions.Regex.IsMatch(name, "^[a-z][a-z0-9_]*$")) then
+            invalidArg "name" $"a custom loss name must be lower-case letters, digits and '_', starting with a letter, got '{name}'"
+        if LossRegistry.Names |> Seq.contains name then invalidArg "name" $"'{name}' is a loss of the family; give your loss another name"
+        for p in parameters do
+            if not (Text.RegularExpressions.Regex.IsMatch(p, "^[a-z][a-z0-9_]*$")) then invalidArg "parameters" $"a parameter name must be lower-case letters, digits and '_', got '{p}'"
+        if (List.distinct parameters).Length <> parameters.Length then invalidArg "parameters" $"parameter names must be distinct, got %A{parameters}"
+        registry[name] <- { Name = name; Task = task; Parameters = parameters; Create = create }
+
+    /// The registration of a name, if any.
+    let tryFind (name: string) = match registry.TryGetValue name with | true, c -> Some c | _ -> None
 
 /// The defaults every experiment overrides: a 2-D Gaussian task at 10 % positives, logistic regression,
 /// focal loss with the paper's alpha 0.25 and gamma 2, Adam at 0.01 for 10 epochs of batch 64 (mean), 10 %
@@ -181,9 +210,16 @@ module Loss =
         | FocalFromProbabilities _ -> nameof Functional.focal_loss_from_probabilities
         | SoftmaxCrossEntropy -> nameof Functional.softmax_cross_entropy
         | SoftmaxFocal _ -> nameof Functional.softmax_focal_loss
+        | Custom(name, _) -> name
 
-    /// The task the loss trains for, from the registry.
-    let task (loss: Loss) = (LossRegistry.Get(name loss)).Task
+    /// The task the loss trains for, from the family's registry or the custom registration.
+    let task (loss: Loss) =
+        match loss with
+        | Custom(name, _) ->
+            match CustomLosses.tryFind name with
+            | Some c -> c.Task
+            | None -> invalidArg "loss" $"custom loss '{name}' is not registered in this process (CustomLosses.register)"
+        | _ -> (LossRegistry.Get(name loss)).Task
 
     /// The plain cross-entropy of the loss's task: what every setting is compared with.
     let baseline (loss: Loss) =
@@ -205,6 +241,7 @@ module Loss =
         | SoftmaxCrossEntropy -> "softmax CE"
         | SoftmaxFocal(None, g) -> $"softmax focal a=none g={num g}"
         | SoftmaxFocal(Some a, g) -> $"""softmax focal a=[{String.Join(", ", a |> Array.map num)}] g={num g}"""
+        | Custom(name, ps) -> $"""{name}({String.Join(", ", ps |> List.map (fun (k, v) -> $"{k}={num v}"))})"""
 
     let private number = @"(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|NaN|-?Infinity)"
     let private forms =
@@ -236,13 +273,31 @@ module Loss =
                 | _ -> []
             weights @ gamma g
         | BinaryCrossEntropy | SoftmaxCrossEntropy -> []
+        | Custom(name, ps) ->
+            match CustomLosses.tryFind name with
+            | None -> [ $"Loss '{name}' is not registered: register it with CustomLosses.register before the sweep" ]
+            | Some c ->
+                [ if ps |> List.map fst <> c.Parameters then
+                      yield $"""Loss {name} must have the parameters [{String.Join(", ", c.Parameters)}] in this order, got [{String.Join(", ", ps |> List.map fst)}]"""
+                  for k, v in ps do
+                      if not (Double.IsFinite v) then yield $"Loss {name} parameter {k} must be finite, got {num v}" ]
 
     /// Parses a label printed by <see cref="label"/> back to its loss; anything else, or a loss whose
     /// hyper-parameters are out of range, is an error.
     let ofLabel (text: string) =
+        let custom = Regex.Match(text, @"^([a-z][a-z0-9_]*)\((.*)\)$")
         match text with
         | "CE" -> BinaryCrossEntropy
         | "softmax CE" -> SoftmaxCrossEntropy
+        | _ when custom.Success ->
+            let ps =
+                custom.Groups[2].Value.Split(',', StringSplitOptions.TrimEntries ||| StringSplitOptions.RemoveEmptyEntries)
+                |> Array.map (fun kv ->
+                    match kv.Split('=') with
+                    | [| k; v |] when Regex.IsMatch(v, $"^{number}$") -> k, float v
+                    | _ -> invalidArg "text" $"a custom loss label's parameters must be name=number, got '{kv}' in '{text}'")
+                |> List.ofArray
+            Custom(custom.Groups[1].Value, ps)
         | _ ->
             forms
             |> List.tryPick (fun (re, make) ->
@@ -255,10 +310,14 @@ module Loss =
                 | [] -> loss
                 | ps -> invalidArg "text" $"""the label '{text}' names an invalid loss: {String.Join("; ", ps)}"""
 
-    /// The C# module for the loss (the caller disposes it).
-    let create (loss: Loss) : LossModule =
+    /// The loss to train with (the caller disposes it when it is IDisposable, as the family's modules are).
+    let create (loss: Loss) : ILossFunction =
         match loss with
-        | BinaryCrossEntropy -> Losses.BinaryCrossEntropyWithLogitsLoss()
+        | Custom(name, ps) ->
+            match CustomLosses.tryFind name with
+            | Some c -> c.Create(Map.ofList ps)
+            | None -> invalidArg "loss" $"custom loss '{name}' is not registered in this process: a sweep of a script-defined loss needs the script as its worker (Experiment.serveAsWorker)"
+        | BinaryCrossEntropy -> Losses.BinaryCrossEntropyWithLogitsLoss() :> ILossFunction
         | BalancedBinaryCrossEntropy a -> Losses.BalancedBinaryCrossEntropyWithLogitsLoss(a)
         | SigmoidFocal(a, g) -> Losses.SigmoidFocalLoss(Option.toNullable a, g)
         | FocalFromProbabilities(a, g) -> Losses.FocalLossFromProbabilities(Option.toNullable a, g)
@@ -267,7 +326,7 @@ module Loss =
             match a with
             | Some weights ->
                 use alpha = TorchSharp.torch.tensor(weights, dtype = TorchSharp.torch.ScalarType.Float32)
-                Losses.SoftmaxFocalLoss(alpha, g)
+                Losses.SoftmaxFocalLoss(alpha, g) :> ILossFunction
             | None -> Losses.SoftmaxFocalLoss(null, g)
 
     /// Alpha of a binary loss (NaN when it has none or is not binary); for tables and charts.

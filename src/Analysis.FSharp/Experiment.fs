@@ -36,9 +36,22 @@ let applyStandard (cli: Cli.Sweep) (c: RunConfig) = { c with Epochs = cli.Epochs
 let sweepOptions (cli: Cli.Sweep) : Runner.SweepOptions =
     { Runner.defaultSweep with Workers = cli.Workers; Shard = cli.Shard; ResultsRoot = cli.Results }
 
+/// In a script that defines its own losses, call this after registering them and before anything else:
+/// when the script was started as a sweep's worker (`dotnet fsi script.fsx worker --runs ... --threads ...`)
+/// it runs the configs it receives on stdin and exits; otherwise it returns and the script goes on.
+let serveAsWorker (commandLineArgs: string array) =
+    match Cli.scriptArguments commandLineArgs |> List.ofArray with
+    | "worker" :: rest ->
+        let folder, threads = Cli.worker (Array.ofList rest)
+        exit (Runner.worker folder threads)
+    | _ -> ()
+
+/// The worker program of a script that defines its own losses: the script itself.
+let scriptWorker (scriptPath: string) = Runner.Script(Path.GetFullPath scriptPath)
+
 /// Runs the sweep and, unless this is one shard of several, writes the report. Prints the device, the
 /// grid size, progress, timings and the verdicts. Returns the records and the report (None for a shard).
-let runAndReport (title: string) (description: string) (cli: Cli.Sweep) (configs: RunConfig list) =
+let runAndReportWith (worker: Runner.WorkerProgram) (title: string) (description: string) (cli: Cli.Sweep) (configs: RunConfig list) =
     // Invalid settings are a usage error: say what is wrong, once, and exit 2 before any work.
     match allProblems configs with
     | [] -> ()
@@ -46,7 +59,7 @@ let runAndReport (title: string) (description: string) (cli: Cli.Sweep) (configs
         eprintfn "%d invalid setting(s):" problems.Length
         for p in problems do eprintfn "  %s" p
         exit 2
-    let sweep = sweepOptions cli
+    let sweep = { sweepOptions cli with Worker = worker }
     let experiment = (List.head configs).Experiment
     let device = FocalLoss.Infrastructure.Devices.Resolve(Device.text (List.head configs).Device)
     let todo = match sweep.Shard with Some s -> Runner.shard s configs | None -> configs
@@ -85,6 +98,10 @@ type BestAlpha =
       /// Median half-width of the 95 % intervals of the alphas' paired differences against CE (the seeds'
       /// shared variation removed, as every alpha trains on the same data per seed).
       HalfWidth: float }
+
+/// Runs the sweep with the library's own worker program and writes the report (see runAndReportWith).
+let runAndReport (title: string) (description: string) (cli: Cli.Sweep) (configs: RunConfig list) =
+    runAndReportWith Runner.defaultSweep.Worker title description cli configs
 
 /// For the alpha x gamma grid: per gamma, the alpha with the best mean of the metric among the sigmoid
 /// focal settings with an alpha (the paper reports that the best alpha falls as gamma rises).

@@ -108,7 +108,8 @@ let labelsOf (data: TensorDataset) =
 let runOne (c: RunConfig) : RunRecord =
     let inputs = inputFiles repoRoot c
     use data = buildRun c.Dataset (c.Model = Cnn) c.Recalibration c.Seed
-    use loss = Loss.create c.Loss
+    let loss = Loss.create c.Loss
+    use _ = { new IDisposable with member _.Dispose() = match box loss with :? IDisposable as d -> d.Dispose() | _ -> () }
     let task = taskOf data.Train
     let outputs = match task with Binary -> 1 | MultiClass k -> k
     let curve = List<float>()
@@ -242,20 +243,34 @@ type SweepOptions =
       ResultsRoot: string
       /// Progress line on stderr (never when stderr is redirected).
       Progress: bool
-      /// The program the workers run (`dotnet <WorkerHost> worker ...`): by default this assembly, which is
-      /// also a program.
-      WorkerHost: string }
+      /// The program the workers run: by default this assembly, which is also a program; a script whose
+      /// losses are defined in it serves as its own worker (Experiment.serveAsWorker).
+      Worker: WorkerProgram }
+
+/// What a sweep's worker processes run.
+and WorkerProgram =
+    /// `dotnet <assembly> worker --runs ... --threads ...`.
+    | Library of assembly: string
+    /// `dotnet fsi --quiet <script> worker --runs ... --threads ...`: the script registers its losses, then
+    /// calls Experiment.serveAsWorker, which runs the configs it is given on stdin and exits.
+    | Script of path: string
 
 let defaultSweep =
     { Workers = Environment.ProcessorCount; Shard = None; ResultsRoot = Path.Combine(repoRoot, "results"); Progress = true
-      WorkerHost = typeof<RunConfig>.Assembly.Location }
+      Worker = Library typeof<RunConfig>.Assembly.Location }
 
-/// Checks a worker host: the assembly and the runtimeconfig beside it that `dotnet` needs to run it.
-let checkWorkerHost (assembly: string) =
-    let runtimeConfig = Path.ChangeExtension(assembly, ".runtimeconfig.json")
-    if not (File.Exists assembly) then Error $"the worker host {assembly} does not exist (build src/Analysis.FSharp: dotnet build -c Release)"
-    elif not (File.Exists runtimeConfig) then Error $"the worker host {assembly} has no {Path.GetFileName runtimeConfig} beside it (build src/Analysis.FSharp: dotnet build -c Release)"
-    else Ok assembly
+/// Checks a worker program and returns the command that starts one (program and arguments before the
+/// worker's own): the assembly and the runtimeconfig beside it that `dotnet` needs, or the script.
+let workerCommand (worker: WorkerProgram) =
+    match worker with
+    | Library assembly ->
+        let runtimeConfig = Path.ChangeExtension(assembly, ".runtimeconfig.json")
+        if not (File.Exists assembly) then Error $"the worker host {assembly} does not exist (build src/Analysis.FSharp: dotnet build -c Release)"
+        elif not (File.Exists runtimeConfig) then Error $"the worker host {assembly} has no {Path.GetFileName runtimeConfig} beside it (build src/Analysis.FSharp: dotnet build -c Release)"
+        else Ok [ assembly; "worker" ]
+    | Script path ->
+        if File.Exists path then Ok [ "fsi"; "--quiet"; path; "worker" ]
+        else Error $"the worker script {path} does not exist"
 
 /// Runs configs one after another in this process, saving each record that is not there yet.
 let runSequential (folder: string) (configs: RunConfig list) (onDone: unit -> unit) =
@@ -322,9 +337,13 @@ let sweep (options: SweepOptions) (configs: RunConfig list) : RunRecord list =
     let folder = runsFolder options.ResultsRoot (List.head experiments)
     if File.Exists options.ResultsRoot then invalidArg "ResultsRoot" $"ResultsRoot must be a folder, got the file '{options.ResultsRoot}'"
     if options.Workers > 1 && selected.Length > 1 then
-        match checkWorkerHost options.WorkerHost with
+        match workerCommand options.Worker with
         | Error e -> invalidOp $"cannot start {min options.Workers selected.Length} worker processes: {e}"
         | Ok _ -> ()
+    match options.Worker, configs |> List.tryPick (fun c -> match c.Loss with Custom(name, _) -> Some name | _ -> None) with
+    | Library _, Some name ->
+        invalidArg "configs" $"the loss '{name}' is defined in a script: its worker processes must be that script (Runner.SweepOptions.Worker = Script path; Experiment.serveAsWorker in the script)"
+    | _ -> ()
     Directory.CreateDirectory folder |> ignore
     removeStaleTemporaries folder
     let existing = loadAll folder |> List.map (fun r -> r.Id, r) |> Map.ofList
@@ -340,13 +359,13 @@ let sweep (options: SweepOptions) (configs: RunConfig list) : RunRecord list =
         | :? string as v -> v.Equals("false", StringComparison.OrdinalIgnoreCase)
         | :? bool as v -> not v
         | _ -> false
-    let inProcess = workers = 1 && concurrentGcOff
+    let inProcess = workers = 1 && concurrentGcOff && (match options.Worker with Library _ -> true | Script _ -> false)
     if not inProcess && not todo.IsEmpty then
-        let host = match checkWorkerHost options.WorkerHost with Ok h -> h | Error e -> invalidOp $"cannot start {workers} worker processes: {e}"
+        let command = match workerCommand options.Worker with Ok c -> c | Error e -> invalidOp $"cannot start {workers} worker processes: {e}"
         let procs =
             [ for w in 0 .. workers - 1 ->
                 let mine = todo |> List.indexed |> List.filter (fun (i, _) -> i % workers = w) |> List.map snd |> Array.ofList
-                let info = ProcessStartInfo("dotnet", [ host; "worker"; "--runs"; folder; "--threads"; string threads ],
+                let info = ProcessStartInfo("dotnet", command @ [ "--runs"; folder; "--threads"; string threads ],
                                             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true)
                 let proc = Process.Start info |> nonNull
                 proc.StandardInput.WriteLine(JsonSerializer.Serialize(mine, jsonOptions))

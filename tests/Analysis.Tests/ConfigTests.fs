@@ -21,6 +21,21 @@ let private gammaGen = Gen.oneof [ Gen.elements [ 0.0; 0.5; 1.0; 2.0; 5.0 ]; uni
 let private alphaGen = Gen.oneof [ Gen.elements [ 0.0; 0.25; 0.5; 1.0 ]; uniform 0.0 1.0 ]
 let private classWeights = Gen.arrayOfLength 3 (uniform 0.05 3.0) |> Gen.filter (fun w -> w |> Array.exists (fun v -> v <> 1.0))
 
+/// A loss registered the way a script registers its own: scale * BCE + shift * mean logit^2.
+let registerTestLoss () =
+    CustomLosses.register "scaled_bce" FocalLoss.Data.LossTask.Binary [ "scale"; "shift" ] (fun ps ->
+        { new ILossFunction with
+            member _.Name = "scaled_bce"
+            member _.Input = LossInput.Logits
+            member _.Task = FocalLoss.Data.LossTask.Binary
+            member _.HyperParameters = Collections.Generic.Dictionary<string, string>() :> _
+            member _.Compute(x, t, reduction) =
+                let l = ps["scale"] * Functional.binary_cross_entropy_with_logits(x, t, torch.nn.Reduction.None) + ps["shift"] * x * x
+                match reduction with
+                | torch.nn.Reduction.None -> l
+                | torch.nn.Reduction.Sum -> l.sum()
+                | _ -> l.mean() })
+
 /// Every case of the Loss union with valid hyper-parameters (a case missing here fails the coverage test below).
 let lossGen =
     Gen.oneof [
@@ -29,7 +44,8 @@ let lossGen =
         Gen.zip (Gen.optionOf alphaGen) gammaGen |> Gen.map SigmoidFocal
         Gen.zip (Gen.optionOf alphaGen) gammaGen |> Gen.map FocalFromProbabilities
         Gen.constant SoftmaxCrossEntropy
-        Gen.zip (Gen.optionOf classWeights) gammaGen |> Gen.map SoftmaxFocal ]
+        Gen.zip (Gen.optionOf classWeights) gammaGen |> Gen.map SoftmaxFocal
+        Gen.zip (uniform 0.1 3.0) (uniform 0.01 1.0) |> Gen.map (fun (scale, shift) -> Custom("scaled_bce", [ "scale", scale; "shift", shift ])) ]
 
 /// Shrinks towards simpler hyper-parameters of the same case.
 let shrinkLoss (loss: Loss) : Loss seq =
@@ -60,12 +76,17 @@ let variations (case: string) (field: Reflection.PropertyInfo) (value: objnull) 
         match unbox<float[] option> value with
         | None -> [ box (Some [| 0.2; 1.0; 3.0 |]) ]
         | Some w -> [ box (None: float[] option); box (Some(Array.mapi (fun i v -> if i = 0 then v + 0.5 else v) w)) ]
+    | "name", _ when case = "Custom" -> []   // which custom loss, not one of its hyper-parameters
+    | "parameters", _ ->
+        let ps = unbox<(string * float) list> value
+        [ for i in 0 .. ps.Length - 1 -> box (ps |> List.mapi (fun j (k, v) -> if i = j then k, v + 0.5 else k, v)) ]
     | name, _ -> failwithf "no variation for field '%s' of %s: declare how to vary it in ConfigTests.variations" name case
 
 /// A fixed batch for each task: 8 binary logits with both labels, or 9 x 3 logits with every class.
 let fixedBatchValue (loss: Loss) =
     use scope = torch.NewDisposeScope()
-    use m = Loss.create loss
+    let m = Loss.create loss
+    use _ = { new IDisposable with member _.Dispose() = match box m with :? IDisposable as d -> d.Dispose() | _ -> () }
     let x, t =
         if Loss.task loss = Data.LossTask.Binary then
             let logits = torch.tensor([| 2.5; -1.0; 0.3; -4.0; 7.0; 0.0; -0.7; 1.5 |], dtype = torch.ScalarType.Float64)
@@ -90,6 +111,7 @@ let config = Props.config 200
 
 [<Tests>]
 let tests =
+    registerTestLoss ()
     testSequenced <| testList "typed configuration" [
         testPropertyWithConfig config "changing any declared hyper-parameter of any loss changes its value on a fixed batch" <|
             Prop.forAll lossArb (fun loss ->
@@ -110,9 +132,9 @@ let tests =
             let generated = Gen.sample 2000 lossGen |> Seq.map (fun l -> (FSharpValue.GetUnionFields(l, typeof<Loss>) |> fst).Name) |> Set.ofSeq
             Expect.equal generated cases "every case is generated, so the properties above see it"
             let names = Gen.sample 2000 lossGen |> Seq.map Loss.name |> Set.ofSeq
-            Expect.equal names (Set.ofSeq LossRegistry.Names) "one F# case family per registered loss, by its canonical name"
+            Expect.equal names (Set.ofSeq LossRegistry.Names |> Set.add "scaled_bce") "one F# case family per registered loss, by its canonical name, and the custom one"
             for loss in Gen.sample 50 lossGen do
-                use m = Loss.create loss
+                let m = Loss.create loss
                 Expect.equal m.Name (Loss.name loss) $"{Loss.label loss}: the module is the registered loss"
         }
 

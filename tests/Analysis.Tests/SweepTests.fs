@@ -52,6 +52,22 @@ let workersWriting (folder: string) =
 let killQuietly (pid: int) =
     try (Process.GetProcessById pid).Kill() with _ -> ()
 
+/// Starts a process that runs a 2-worker sweep into `folder`, waits (up to 60 s) for both workers, kills
+/// that process alone with SIGKILL (no cleanup code of its own runs), and waits up to 20 s for the workers
+/// to go. Returns the workers seen, the workers still there (then killed) and the seconds waited.
+let killAndWatch (info: ProcessStartInfo) (folder: string) =
+    use started = Process.Start info |> nonNull
+    let clock = Stopwatch.StartNew()
+    while (workersWriting folder).Length < 2 && clock.Elapsed.TotalSeconds < 60.0 && not started.HasExited do Threading.Thread.Sleep 200
+    let seen = (workersWriting folder).Length
+    started.Kill false
+    started.WaitForExit()
+    let stopped = Stopwatch.StartNew()
+    while not (workersWriting folder).IsEmpty && stopped.Elapsed.TotalSeconds < 20.0 do Threading.Thread.Sleep 100
+    let left = workersWriting folder
+    left |> List.iter killQuietly
+    seen, left, stopped.Elapsed.TotalSeconds
+
 /// The child process of the kill -9 test: a sweep of slow runs with 2 workers into `root`.
 let sweepChild (root: string) =
     let slow = { tiny with Dataset = Gaussian({ Train = 20000; Test = 2000 }, features = 2, positiveRate = 0.2, labelNoise = 0.0); Epochs = 200 }
@@ -278,13 +294,13 @@ let tests =
                 let root = tempRoot ()
                 Expect.throwsC (fun () -> Runner.sweep { Runner.defaultSweep with ResultsRoot = root; Shard = Some(0, 0) } (tinyGrid [ 0 ]) |> ignore) (fun e ->
                     Expect.stringContains e.Message "Shard must be k/n with 1 <= k <= n, got 0/0" "names the shard")
-                let options = { Runner.defaultSweep with ResultsRoot = root; Workers = 2; Progress = false; WorkerHost = "/nonexistent/Analysis.FSharp.dll" }
+                let options = { Runner.defaultSweep with ResultsRoot = root; Workers = 2; Progress = false; Worker = Runner.Library "/nonexistent/Analysis.FSharp.dll" }
                 Expect.throws (fun () -> Runner.sweep options (tinyGrid [ 0 ]) |> ignore) "no worker host"
                 Expect.isFalse (Directory.Exists(Path.Combine(root, "tiny"))) "nothing was created"
             }
             test "a sweep with several workers and no worker host fails instead of running in one process" {
                 let root = tempRoot ()
-                let options = { Runner.defaultSweep with ResultsRoot = root; Workers = 2; Progress = false; WorkerHost = Path.Combine(root, "missing", "Analysis.FSharp.dll") }
+                let options = { Runner.defaultSweep with ResultsRoot = root; Workers = 2; Progress = false; Worker = Runner.Library(Path.Combine(root, "missing", "Analysis.FSharp.dll")) }
                 Expect.throwsC (fun () -> Runner.sweep options (tinyGrid [ 0 ]) |> ignore) (fun e ->
                     Expect.stringContains e.Message "cannot start 2 worker processes" "says what could not start"
                     Expect.stringContains e.Message "does not exist" "and why")
@@ -295,18 +311,9 @@ let tests =
                 let folder = Runner.runsFolder root "tiny"
                 let testProgram = Reflection.Assembly.GetEntryAssembly() |> nonNull |> _.Location
                 let info = ProcessStartInfo("dotnet", [ testProgram; "--sweep-child"; root ], RedirectStandardOutput = true, RedirectStandardError = true)
-                use child = Process.Start info |> nonNull
-                let clock = Stopwatch.StartNew()
-                while (workersWriting folder).Length < 2 && clock.Elapsed.TotalSeconds < 60.0 && not child.HasExited do Threading.Thread.Sleep 200
-                let workers = workersWriting folder
-                Expect.equal workers.Length 2 $"two workers started (child exited: {child.HasExited}; {child.StandardError.ReadToEnd()})"
-                child.Kill false   // SIGKILL to the sweep process only: no cleanup code of its own runs
-                child.WaitForExit()
-                let stopped = Stopwatch.StartNew()
-                while not (workersWriting folder).IsEmpty && stopped.Elapsed.TotalSeconds < 20.0 do Threading.Thread.Sleep 100
-                let left = workersWriting folder
-                left |> List.iter killQuietly
-                Expect.isEmpty left $"the workers stopped within 20 s of their parent's death (took {stopped.Elapsed.TotalSeconds:F1} s)"
+                let started, left, seconds = killAndWatch info folder
+                Expect.equal started 2 "two workers started"
+                Expect.isEmpty left $"the workers stopped within 20 s of their parent's death (took {seconds:F1} s)"
                 Runner.removeStaleTemporaries folder
                 Expect.isEmpty (Directory.GetFiles(folder, "*.tmp") |> Array.append (Directory.GetFiles(folder, ".*"))) "no temporary file of a dead writer stays"
                 Expect.isEmpty (Directory.GetDirectories folder) "no input folders are left behind"
@@ -317,17 +324,9 @@ let tests =
                 let folder = Runner.runsFolder root "tiny"
                 let testProgram = Reflection.Assembly.GetEntryAssembly() |> nonNull |> _.Location
                 let info = ProcessStartInfo("/bin/sh", [ "-c"; $"dotnet '{testProgram}' --sweep-child '{root}'; true" ], RedirectStandardOutput = true, RedirectStandardError = true)
-                use launcher = Process.Start info |> nonNull
-                let clock = Stopwatch.StartNew()
-                while (workersWriting folder).Length < 2 && clock.Elapsed.TotalSeconds < 60.0 && not launcher.HasExited do Threading.Thread.Sleep 200
-                Expect.equal (workersWriting folder).Length 2 "two workers started"
-                launcher.Kill false
-                launcher.WaitForExit()
-                let stopped = Stopwatch.StartNew()
-                while not (workersWriting folder).IsEmpty && stopped.Elapsed.TotalSeconds < 20.0 do Threading.Thread.Sleep 100
-                let left = workersWriting folder
-                left |> List.iter killQuietly
-                Expect.isEmpty left $"the sweep noticed its launcher was gone and stopped its workers within 20 s (took {stopped.Elapsed.TotalSeconds:F1} s)"
+                let started, left, seconds = killAndWatch info folder
+                Expect.equal started 2 "two workers started"
+                Expect.isEmpty left $"the sweep noticed its launcher was gone and stopped its workers within 20 s (took {seconds:F1} s)"
             }
         ]
     ]
