@@ -31,4 +31,16 @@ let tests =
             Expect.equal code 0 $"dotnet fsi exited {code}: {err}"
             Expect.stringContains out "FL g=2" "the script printed the loss table"
             Expect.stringContains out "TorchSharp native runtime:" "the script reported the bootstrap"
+
+        testCase "a loss written in a script keeps and breaks its laws, and is swept in parallel by the script as worker" <| fun () ->
+            let results = Directory.CreateTempSubdirectory("wb-cyl").FullName
+            let code, out, err = run "dotnet" $"fsi --quiet experiments/check-your-loss.fsx --seeds 2 --epochs 1 --workers 2 --results {results}"
+            Expect.equal code 0 $"dotnet fsi exited {code}: {err}"
+            Expect.stringContains out "gradient = finite differences (float64)    | holds" "the log-space loss keeps its laws"
+            Expect.stringContains out "| BROKEN  |" "the naive variant breaks one"
+            Expect.stringContains out "logits [" "with a shrunk counterexample"
+            Expect.stringContains out "workers: 2" "the sweep ran in two worker processes"
+            let summary = File.ReadAllText(Path.Combine(results, "check-your-loss", "summary.md"))
+            Expect.stringContains summary "poly1_focal(epsilon=1, gamma=2)" "the script's loss is in the report"
+            Expect.isTrue (File.Exists(Path.Combine(results, "check-your-loss", "laws.md"))) "the law table is written"
     ]

@@ -284,6 +284,14 @@ let tests =
                 Expect.notEqual second.Inputs first.Inputs "the record names the content it read"
                 Expect.equal (Runner.loadAll (Runner.runsFolder root "grow")).Length 2 "both runs are kept, the old one is not reported as the new"
             }
+            test "a script-defined loss is refused when the workers would not know it" {
+                ConfigTests.registerTestLoss ()
+                let root = tempRoot ()
+                let configs = [ for s in [ 0; 1 ] -> { tiny with Loss = Custom("scaled_bce", [ "scale", 1.0; "shift", 0.1 ]); Seed = s } ]
+                Expect.throwsC (fun () -> Runner.sweep { Runner.defaultSweep with ResultsRoot = root; Workers = 2; Progress = false } configs |> ignore) (fun e ->
+                    Expect.stringContains e.Message "its worker processes must be that script" "says what to do")
+                invalid { tiny with Loss = Custom("nobody_registered", []) } "Loss 'nobody_registered' is not registered"
+            }
             test "a dataset whose test split lacks a class is refused before any run" {
                 let root = tempRoot ()
                 let csv = Path.Combine(root, "onepositive.csv")
