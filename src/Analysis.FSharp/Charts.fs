@@ -16,10 +16,12 @@ let private layout title xTitle yTitle =
 
 /// One colour per loss setting, the same in every chart of a report; CE is dark grey.
 type Palette(settings: string list) =
+    // No pure red or blue: those mean "worse" and "better" in the matrices and tables.
     static let colours =
-        [| "#1f77b4"; "#ff7f0e"; "#2ca02c"; "#d62728"; "#9467bd"; "#8c564b"; "#e377c2"; "#bcbd22"; "#17becf"
-           "#aec7e8"; "#ffbb78"; "#98df8a"; "#ff9896"; "#c5b0d5"; "#c49c94"; "#f7b6d2"; "#dbdb8d"; "#9edae5" |]
-    let index = settings |> List.filter (fun s -> s <> "CE" && s <> "softmax CE") |> List.distinct |> List.mapi (fun i s -> s, i) |> Map.ofList
+        [| "#ff7f0e"; "#2ca02c"; "#9467bd"; "#8c564b"; "#e377c2"; "#bcbd22"; "#17becf"; "#7f7f7f"
+           "#ffbb78"; "#98df8a"; "#c5b0d5"; "#c49c94"; "#f7b6d2"; "#dbdb8d"; "#9edae5" |]
+    // Sorted, so a setting has the same colour whatever order the records came in.
+    let index = settings |> List.filter (fun s -> s <> "CE" && s <> "softmax CE") |> List.distinct |> List.sort |> List.mapi (fun i s -> s, i) |> Map.ofList
     /// The colour of a setting ("#rrggbb").
     member _.Of(setting: string) =
         if setting = "CE" || setting = "softmax CE" then "#444444"
@@ -54,7 +56,10 @@ let effectMatrix (id: string) (title: string) (keys: string list) (paired: Paire
     let cell task setting =
         keys |> List.tryPick (fun k -> paired |> List.tryFind (fun p -> p.Dataset = task && p.Setting = setting && p.Metric = k))
     let improvement (p: PairedRow) = if lowerIsBetter.Contains p.Metric then -p.MeanDiff else p.MeanDiff
-    let scale = paired |> List.filter (fun p -> List.contains p.Metric keys) |> List.map (improvement >> abs) |> List.filter (Double.IsNaN >> not) |> List.fold max 1e-9
+    // At least 1e-4: below that every difference is noise, and plotly cannot draw a colour bar of +-1e-9.
+    let scale = paired |> List.filter (fun p -> List.contains p.Metric keys) |> List.map (improvement >> abs) |> List.filter (Double.IsNaN >> not) |> List.fold max 1e-4
+    // Long task labels wrap at "; " so the left margin holds them.
+    let wrap (t: string) = t.Replace("; ", ";<br>")
     let z = [ for t in tasks -> [ for s in settings -> match cell t s with Some p -> improvement p | None -> nan ] ]
     let label (p: PairedRow) =
         let info = metricInfo p.Metric
@@ -68,16 +73,16 @@ let effectMatrix (id: string) (title: string) (keys: string list) (paired: Paire
                 | Some p ->
                     // white text on the darkest cells, so every label stays readable
                     let dark = abs (improvement p) > 0.6 * scale
-                    yield Annotation(x = s, y = t, text = label p, showarrow = false, font = Font(size = 10.0, color = (if dark then "white" else "black")))
+                    yield Annotation(x = s, y = wrap t, text = label p, showarrow = false, font = Font(size = 10.0, color = (if dark then "white" else "black")))
                 | None -> () ]
     let heat =
-        Heatmap(z = z, x = settings, y = tasks, text = text, hoverinfo = "x+y+text", zmin = -scale, zmax = scale,
-                colorscale = "RdBu", reversescale = true, colorbar = Colorbar(title = "improvement over CE"))
+        Heatmap(z = z, x = settings, y = (tasks |> List.map wrap), text = text, hoverinfo = "x+y+text", zmin = -scale, zmax = scale,
+                colorscale = "RdBu", reversescale = true, colorbar = Colorbar(title = "better than CE (blue) / worse (red)", showticklabels = false))
     Chart.Plot [ heat ]
-    |> Chart.WithLayout (Layout(title = title, annotations = annotations, margin = Margin(l = 340.0, b = 120.0),
+    |> Chart.WithLayout (Layout(title = title, annotations = annotations, margin = Margin(l = 300.0, b = 120.0),
                                 xaxis = Xaxis(title = "loss setting (against plain cross-entropy)", ``type`` = "category"),
                                 yaxis = Yaxis(title = "", ``type`` = "category", autorange = "reversed")))
-    |> Chart.WithSize(1060, 140 + 70 * tasks.Length) |> Chart.WithId id
+    |> Chart.WithSize(1060, 200 + 90 * tasks.Length) |> Chart.WithId id
 
 /// A forest plot of one metric's paired differences against CE for one task: per setting its mean with
 /// the 95 % interval and a dot per seed; a second key (e.g. the metric after temperature scaling) is drawn
@@ -110,8 +115,9 @@ let forest (id: string) (palette: Palette) (task: string) (keys: string list) (r
                           marker = Marker(size = 6.0, opacity = 0.45, color = (dots |> List.map (fun (s, _) -> palette.Of s))), hoverinfo = "x") ]
     let info = metricInfo (List.head keys)
     let zero = Shape(``type`` = "line", xref = "x", yref = "paper", x0 = 0.0, x1 = 0.0, y0 = 0.0, y1 = 1.0, line = XPlot.Plotly.Line(color = "#444444", dash = "dot"))
+    let symbols = if keys.Length > 1 then $"; circles {info.Short}, diamonds {(metricInfo keys[1]).Short}" else ""
     Chart.Plot traces
-    |> Chart.WithLayout (Layout(title = $"""{info.Short}: each setting minus plain cross-entropy on the same seed""", shapes = [ zero ], margin = Margin(l = 200.0),
+    |> Chart.WithLayout (Layout(title = $"""{info.Short}: each setting minus plain cross-entropy on the same seed<br><sub>large marker and bar: mean and 95 %% interval; small dots: one seed each{symbols}</sub>""", shapes = [ zero ], margin = Margin(l = 200.0), showlegend = false,
                                 xaxis = Xaxis(title = $"""difference in {info.Words}"""), yaxis = Yaxis(``type`` = "category", title = "")))
     |> sized id (160 + 45 * max 2 settings.Length)
 
@@ -162,7 +168,7 @@ let reliability (id: string) (palette: Palette) (task: string) (records: RunReco
     |> sized id 480
 
 /// Per-epoch curves of a task with a band from the lowest to the highest seed and the mean as a line.
-let bands (id: string) (palette: Palette) (title: string) (yTitle: string) (task: string) (points: BandPoint list) =
+let bands (id: string) (palette: Palette) (title: string) (yTitle: string) (bounded: bool) (task: string) (points: BandPoint list) =
     let traces =
         points |> List.filter (fun p -> p.Dataset = task && not (Double.IsNaN p.Mean))
         |> List.groupBy _.Series
@@ -172,4 +178,7 @@ let bands (id: string) (palette: Palette) (title: string) (yTitle: string) (task
             [ Scatter(x = xs, y = (ps |> List.map _.Max), mode = "lines", line = XPlot.Plotly.Line(width = 0.0, color = palette.Of s), showlegend = false, hoverinfo = "skip", legendgroup = s)
               Scatter(x = xs, y = (ps |> List.map _.Min), mode = "lines", line = XPlot.Plotly.Line(width = 0.0, color = palette.Of s), fill = "tonexty", fillcolor = palette.Faded(s, 0.12), showlegend = false, hoverinfo = "skip", legendgroup = s)
               Scatter(x = xs, y = (ps |> List.map _.Mean), mode = "lines", name = s, line = XPlot.Plotly.Line(color = palette.Of s), legendgroup = s) ])
-    Chart.Plot traces |> Chart.WithLayout (layout $"{title} (line: mean over seeds; band: lowest to highest seed)" "epoch" yTitle) |> sized id 460
+    let yaxis = if bounded then Yaxis(title = yTitle, range = [ 0.0; 1.0 ]) else Yaxis(title = yTitle)
+    Chart.Plot traces
+    |> Chart.WithLayout (Layout(title = $"{title} (line: mean over seeds; band: lowest to highest seed)", xaxis = Xaxis(title = "epoch", dtick = 1.0), yaxis = yaxis))
+    |> sized id 460

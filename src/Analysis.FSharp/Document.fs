@@ -38,6 +38,8 @@ type Block =
     | Bullets of items: string list
     /// Key-value lines (provenance).
     | Definitions of items: (string * string) list
+    /// Links to files beside the report: (text, relative address, what it holds).
+    | Links of items: (string * string * string) list
     /// A table: column headers and rows of cells; sortable in the HTML page.
     | Table of headers: string list * rows: Cell list list
     /// A chart: drawn in the HTML page; the Markdown names it and points to report.html.
@@ -87,6 +89,9 @@ let toMarkdown (d: Document) =
         | Definitions items ->
             sb.Append('\n') |> ignore
             for k, v in items do sb.Append($"- **{k}**: {v}\n") |> ignore
+        | Links items ->
+            sb.Append('\n') |> ignore
+            for t, href, what in items do sb.Append($"- [{t}]({href}): {what}\n") |> ignore
         | Table(headers, rows) ->
             let line (cells: string list) = "| " + String.Join(" | ", cells |> List.map escape) + " |\n"
             sb.Append('\n').Append(line headers).Append("|" + String.replicate headers.Length "---|" + "\n") |> ignore
@@ -135,7 +140,7 @@ let htmlPage (title: string) (description: string) (body: string) =
     let head =
         $"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{WebUtility.HtmlEncode title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}}table{{border-collapse:collapse;margin:1em 0;font-size:88%%}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}}td:first-child,th:first-child{{text-align:left}}table.sortable th{{cursor:pointer;background:#f4f4f4}}table.sortable th[data-order=asc]::after{{content:" \25B2"}}table.sortable th[data-order=desc]::after{{content:" \25BC"}}td.better{{background:#d6eaf8}}td.worse{{background:#f9dcdc}}td.tied{{background:#eeeeee}}nav.toc li{{margin:0.1em 0}}dl.provenance dt{{font-weight:600}}#js-errors{{color:#b00}}</style>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}}table{{border-collapse:collapse;margin:1em 0;font-size:88%%}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}}td:first-child,th:first-child{{text-align:left}}table.sortable th{{cursor:pointer;background:#f4f4f4}}table.sortable th[data-order=asc]::after{{content:" \25B2"}}table.sortable th[data-order=desc]::after{{content:" \25BC"}}td.better{{background:#d6eaf8}}td.worse{{background:#f9dcdc}}td.tied{{background:#eeeeee}}nav.toc li{{margin:0.1em 0}}dl.provenance dt{{font-weight:600}}div.table-wrap{{overflow-x:auto;max-width:100%%}}#js-errors{{color:#b00}}</style>
 <script>window.__errors=[];window.addEventListener('error',function(e){{window.__errors.push(String(e.message));var p=document.getElementById('js-errors');if(p)p.textContent=window.__errors.join('\n');}});</script>
 <script>/* plotly.js inlined from the Plotly.NET package resource {resource} */
 """
@@ -177,8 +182,12 @@ let toHtml (d: Document) =
             sb.Append("<dl class=\"provenance\">") |> ignore
             for k, v in items do sb.Append($"<dt>{enc k}</dt><dd>{enc v}</dd>") |> ignore
             sb.Append("</dl>") |> ignore
+        | Links items ->
+            sb.Append("<ul class=\"files\">") |> ignore
+            for t, href, what in items do sb.Append($"<li><a href=\"{enc href}\">{enc t}</a>: {enc what}</li>") |> ignore
+            sb.Append("</ul>") |> ignore
         | Table(headers, rows) ->
-            sb.Append("<table class=\"sortable\"><thead><tr>") |> ignore
+            sb.Append("<div class=\"table-wrap\"><table class=\"sortable\"><thead><tr>") |> ignore
             for h in headers do sb.Append($"<th title=\"click to sort\">{enc h}</th>") |> ignore
             sb.Append("</tr></thead><tbody>") |> ignore
             for r in rows do
@@ -188,7 +197,7 @@ let toHtml (d: Document) =
                     let cls = match c.Style with Better -> " class=\"better\"" | Worse -> " class=\"worse\"" | Tied -> " class=\"tied\"" | Plain -> ""
                     sb.Append($"<td{sort}{cls}>{enc c.Text}</td>") |> ignore
                 sb.Append("</tr>") |> ignore
-            sb.Append("</tbody></table>") |> ignore
+            sb.Append("</tbody></table></div>") |> ignore
         | Chart(_, chart) -> sb.Append("<div class=\"chart\">").Append(safeChartHtml (chart.GetInlineHtml())).Append("</div>") |> ignore
         | Contents ->
             sb.Append("<nav class=\"toc\"><h2>Contents</h2><ul>") |> ignore

@@ -70,6 +70,7 @@ let runAndReportWith (worker: Runner.WorkerProgram) (title: string) (description
         (configs |> List.map _.Seed |> List.distinct |> List.length)
         (match sweep.Shard with Some(k, n) -> $"; this is shard {k}/{n} ({todo.Length} runs)" | None -> "")
     printfn "base config: %A" { (List.head configs) with Seed = 0 }
+    let before = Runner.loadAll (Runner.runsFolder sweep.ResultsRoot experiment) |> List.map _.Id |> Set.ofList
     let clock = Stopwatch.StartNew()
     let records = Runner.sweep sweep configs
     let seconds = clock.Elapsed.TotalSeconds
@@ -80,7 +81,7 @@ let runAndReportWith (worker: Runner.WorkerProgram) (title: string) (description
         records, None
     | None ->
         let folder = Path.Combine(sweep.ResultsRoot, experiment)
-        let written = Report.write folder title description { Seconds = seconds; Workers = Some workers; ThreadsPerWorker = Some(max 1 (Environment.ProcessorCount / workers)) } records
+        let written = Report.write folder title description { Seconds = seconds; Workers = Some workers; ThreadsPerWorker = Some(max 1 (Environment.ProcessorCount / workers)); Trained = Some(records |> List.filter (fun r -> not (before.Contains r.Id)) |> List.length) } records
         for dataset, lines in written.Verdicts do
             printfn "\n%s" dataset
             for l in lines do printfn "  %s" l

@@ -44,6 +44,7 @@ let binaryMetrics =
       m "brier" "Brier" "Brier score (lower is better)" Calibration true
       m "log_loss" "log-loss" "log-loss (lower is better)" Calibration true
       m "ece15_recal" "ECE (T)" "ECE after temperature scaling (lower is better)" Recalibrated true
+      m "brier_recal" "Brier (T)" "Brier score after temperature scaling (lower is better)" Recalibrated true
       m "log_loss_recal" "log-loss (T)" "log-loss after temperature scaling (lower is better)" Recalibrated true ]
 
 /// The metrics of multi-class tasks, in report order.
@@ -55,7 +56,8 @@ let multiClassMetrics =
       m "top_label_ece15_recal" "top-label ECE (T)" "top-label ECE after temperature scaling (lower is better)" Recalibrated true
       m "classwise_ece15_recal" "classwise ECE (T)" "classwise ECE after temperature scaling (lower is better)" Recalibrated true
       m "balanced_test.macro_f1" "balanced macro-F1" "macro-F1 on the class-balanced test set" BalancedTest false
-      m "balanced_test.top1" "balanced top-1" "top-1 accuracy on the class-balanced test set" BalancedTest false ]
+      m "balanced_test.top1" "balanced top-1" "top-1 accuracy on the class-balanced test set" BalancedTest false
+      m "balanced_test.top_label_ece15" "balanced top-label ECE" "top-label ECE on the class-balanced test set (lower is better)" BalancedTest true ]
 
 /// The metrics reported for a task.
 let metricsOf (task: Task) = match task with Binary -> binaryMetrics | MultiClass _ -> multiClassMetrics
@@ -129,7 +131,11 @@ type PairedRow =
     { Dataset: string; Setting: string; Loss: string; Alpha: float; Gamma: float; Metric: string; Family: string
       MeanDiff: float; Lo: float; Hi: float; RelativeChange: float; BaselineMean: float
       PValue: float; PWilcoxon: float; PAdjusted: float
-      Pairs: int; Better: int; Worse: int; Ties: int; ExcludedSeeds: int
+      Pairs: int; Better: int; Worse: int; Ties: int
+      /// Seeds left out because one of the two runs diverged.
+      ExcludedSeeds: int
+      /// Seeds of the setting with no CE run to pair with (an incomplete grid, e.g. a missing shard).
+      MissingBaseline: int
       /// True when the Holm-adjusted p-value is below 0.05.
       Significant: bool }
 
@@ -138,6 +144,10 @@ let alpha = 0.05
 
 /// Fewest pairs for which the Wilcoxon signed-rank test is reported (with 5 the smallest two-sided p is 0.0625).
 let wilcoxonMinPairs = 6
+
+/// A per-seed difference this small is a tie: float rounding, not an effect (e.g. focal loss at gamma 0
+/// against CE differs by 1e-10 through a different path of arithmetic).
+let tieTolerance = 1e-9
 
 let private metric (r: RunRecord) name = r.Metrics.TryFind name |> Option.defaultValue nan
 
@@ -183,6 +193,8 @@ let pairedDifferences (records: RunRecord list) : PairedRow list =
                 let xs = usable |> List.map (fun (r, _) -> metric r m) |> Array.ofList
                 let ys = usable |> List.map (fun (_, b) -> metric b m) |> Array.ofList
                 let ci, d = if xs.Length = 0 then { Stats.Mean = nan; Stats.Lo = nan; Stats.Hi = nan; Stats.N = 0 }, [||] else Stats.paired xs ys
+                let d = d |> Array.map (fun v -> if abs v <= tieTolerance then 0.0 else v)
+                let ci = if d.Length > 0 && d |> Array.forall (fun v -> v = 0.0) then { ci with Mean = 0.0; Lo = 0.0; Hi = 0.0 } else ci
                 let sign = if info.LowerIsBetter then -1.0 else 1.0
                 let baselineMean = if ys.Length = 0 then nan else Array.average ys
                 { Dataset = taskOf (List.head runs); Setting = lossLabel c; Loss = Loss.name c.Loss; Alpha = Loss.alpha c.Loss; Gamma = Loss.gamma c.Loss
@@ -196,7 +208,7 @@ let pairedDifferences (records: RunRecord list) : PairedRow list =
                   Better = d |> Array.filter (fun v -> sign * v > 0.0) |> Array.length
                   Worse = d |> Array.filter (fun v -> sign * v < 0.0) |> Array.length
                   Ties = d |> Array.filter (fun v -> v = 0.0) |> Array.length
-                  ExcludedSeeds = runs.Length - xs.Length; Significant = false }))
+                  ExcludedSeeds = pairs.Length - xs.Length; MissingBaseline = runs.Length - pairs.Length; Significant = false }))
     raw
     |> List.groupBy _.Dataset
     |> List.collect (fun (_, rows) ->

@@ -60,18 +60,22 @@ let cpuModel () =
 /// Reads the provenance of results written now from the repository at `repoRoot`.
 let read (repoRoot: string) =
     let version (t: Type) = t.Assembly.GetName().Version |> Option.ofObj |> Option.map string |> Option.defaultValue "?"
-    let status = git repoRoot [ "status"; "--porcelain"; "--untracked-files=no" ]
+    // Results written by the run itself are not the code: results/ is left out.
+    let status = git repoRoot [ "status"; "--porcelain"; "--"; "."; ":(exclude)results" ]
     { CommandLine = String.Join(" ", Environment.GetCommandLineArgs())
       Commit = git repoRoot [ "rev-parse"; "HEAD" ] |> Option.defaultValue "unknown (not a git checkout)"
       Dirty =
         match status with
         | None -> "unknown"
-        | Some "" -> "clean (tracked files as committed)"
-        | Some s -> $"dirty: {s.Split('\n').Length} tracked file(s) differ from the commit"
+        | Some "" -> "clean: the files are as committed"
+        | Some s -> $"dirty: {s.Split('\n').Length} file(s) outside results/ differ from the commit or are untracked"
       DotNet = $"{RuntimeInformation.FrameworkDescription}"
       TorchSharp = version typeof<TorchSharp.torch>
       LibTorch = libTorchVersion ()
-      FSharpCore = version typeof<list<int>>
+      FSharpCore =
+        match typeof<list<int>>.Assembly.GetCustomAttributes(typeof<Reflection.AssemblyInformationalVersionAttribute>, false) with
+        | [| :? Reflection.AssemblyInformationalVersionAttribute as a |] -> a.InformationalVersion.Split('+')[0]
+        | _ -> version typeof<list<int>>
       OperatingSystem = RuntimeInformation.OSDescription
       Cpu = cpuModel ()
       Cores = Environment.ProcessorCount }

@@ -47,10 +47,13 @@ let writeCurves (folder: string) (title: string) (description: string) (points: 
     snd (writeDocument folder document)
 
 /// How the sweep behind a report ran (unknown for a merge of shards).
-type SweepInfo = { Seconds: float; Workers: int option; ThreadsPerWorker: int option }
+type SweepInfo =
+    { Seconds: float; Workers: int option; ThreadsPerWorker: int option
+      /// Runs this sweep trained; the others were reused from earlier sweeps (None: unknown).
+      Trained: int option }
 
 /// A sweep whose timing and workers are not known (e.g. merged shards).
-let unknownSweep = { Seconds = nan; Workers = None; ThreadsPerWorker = None }
+let unknownSweep = { Seconds = nan; Workers = None; ThreadsPerWorker = None; Trained = None }
 
 /// What an experiment's report is made of, for the caller's bookkeeping and tests.
 type Written = { Html: string; Markdown: string; RunsCsv: string; SummaryCsv: string; PairedCsv: string; Charts: int; Verdicts: (string * string list) list }
@@ -72,6 +75,13 @@ let taskVerdicts (records: RunRecord list) (paired: PairedRow list) (task: strin
       if not diverged.IsEmpty then
           let which = String.Join(", ", diverged |> List.map (fun r -> $"{lossLabel r.Config} seed {r.Config.Seed} at step {r.DivergedAtStep}"))
           yield $"{diverged.Length} run(s) diverged and are counted, not dropped: {which}."
+      let missing = rows |> List.filter (fun p -> p.MissingBaseline > 0) |> List.map _.Setting |> List.distinct
+      if not missing.IsEmpty then
+          yield $"""The grid is incomplete: some seeds of {String.Join(", ", missing)} have no CE run to pair with (a shard missing from a merge?); those seeds are left out."""
+      let bounded = runs |> List.filter (fun r -> not r.Diverged && not (Double.IsNaN r.Temperature) && not (r.TemperatureFit.StartsWith "Converged"))
+      if not bounded.IsEmpty then
+          let why = String.Join(", ", bounded |> List.map (fun r -> r.TemperatureFit.Split(' ')[0]) |> List.countBy id |> List.map (fun (w, n) -> $"{n} {w}"))
+          yield $"{bounded.Length} of {runs.Length} temperature fits ended at a bound of the search ({why}: the calibration slice gives the temperature no minimum), and those runs have no recalibrated metrics."
       if runs |> List.exists (fun r -> Dataset.oneFeature r.Config.Dataset) then
           yield "One feature: every increasing linear model ranks the samples alike, so AP and ROC-AUC cannot separate losses here; compare F1, ECE and the decision boundary instead." ]
 
@@ -103,7 +113,8 @@ let private pairedTable (paired: PairedRow list) (task: string) =
         |> List.map (fun p ->
             let info = metricInfo p.Metric
             let verdict =
-                if Verdicts.isTie p then "tie" elif not p.Significant then "no significant difference"
+                if p.Pairs < 2 && not (Verdicts.isTie p) then "not compared"
+                elif Verdicts.isTie p then "tie" elif not p.Significant then "no significant difference"
                 elif Verdicts.improves p then "better" else "worse"
             [ text p.Setting; text info.Words; text (Family.label info.Family)
               { sortCell (Verdicts.signed p.MeanDiff) p.MeanDiff with Style = style p }
@@ -151,7 +162,7 @@ let document (title: string) (description: string) (sweep: SweepInfo) (records: 
                      "Calibration: ECE (binary), top-label ECE (multi-class); lower is better", [ "ece15"; "top_label_ece15" ] ]
     let protocol =
         [ (match records |> List.map (fun r -> r.Config.Recalibration) |> List.distinct with
-           | [ TemperatureOnHeldOut f ] -> $"Each run trains on its training split minus a stratified {f * 100.0:G3} %% calibration slice; a temperature T is fitted on that slice by minimising the NLL of softmax(z / T) (sigmoid for binary), and the test set is scored again with it (metrics marked (T)). Temperature fits that ended at a bound instead of a minimum: {records |> List.filter (fun r -> not r.Diverged && r.TemperatureFit <> string FocalLoss.Metrics.TemperatureFitStatus.Converged) |> List.length} of {records.Length}."
+           | [ TemperatureOnHeldOut f ] -> $"Each run trains on its training split minus a stratified {f * 100.0:G3} %% calibration slice (with the training labels' noise, where a task has any: a practitioner has no clean labels to calibrate on); a temperature T is fitted on that slice by minimising the NLL of softmax(z / T) (sigmoid for binary), and the test set is scored again with it (metrics marked (T)). Temperature fits that ended at a bound instead of a minimum: {records |> List.filter (fun r -> not r.Diverged && r.TemperatureFit <> string FocalLoss.Metrics.TemperatureFitStatus.Converged) |> List.length} of {records.Length}."
            | [ NoRecalibration ] -> "Runs train on their whole training split; no temperature is fitted."
            | many -> $"Recalibration differs between runs: %A{many}.")
           $"Verdicts compare each setting with plain cross-entropy trained on the same data, initialisation and shuffling per seed. p-values: two-sided paired t-test on the per-seed differences (Wilcoxon signed-rank beside it from {wilcoxonMinPairs} seeds); Holm-adjusted over every setting and metric of a task; significant means Holm p < {Frames.alpha}. Intervals are unadjusted 95 %% t-intervals of the mean difference."
@@ -163,14 +174,16 @@ let document (title: string) (description: string) (sweep: SweepInfo) (records: 
           Heading(2, "Provenance and configuration")
           Definitions
             [ "command", provenance.CommandLine
-              "git commit", $"{provenance.Commit} ({provenance.Dirty})"
+              "git commit (report written)", $"{provenance.Commit}; {provenance.Dirty}"
               "software", $"{provenance.DotNet}; TorchSharp {provenance.TorchSharp}; {provenance.LibTorch}; FSharp.Core {provenance.FSharpCore}"
               "machine", $"{provenance.OperatingSystem}; {provenance.Cpu}; {provenance.Cores} cores"
               "parallelism", (match sweep.Workers, sweep.ThreadsPerWorker with
                               | Some w, Some t -> $"{w} worker process(es), {t} torch thread(s) each"
                               | _ -> "not recorded (merged shards)")
               "runs", $"{records.Length} ({finished} finished, {records.Length - finished} diverged) on {devices}"
-              "time", $"""sweep wall time {seconds sweep.Seconds}; training time per setting, summed over its runs: {String.Join("; ", perSetting)}"""
+              "time",
+                (let reused = match sweep.Trained with Some t when t < records.Length -> $" ({records.Length - t} of {records.Length} runs reused from earlier sweeps; their training times are from then)" | _ -> ""
+                 $"""sweep wall time {seconds sweep.Seconds}{reused}; training time per setting, summed over its runs: {String.Join("; ", perSetting)}""")
               $"tasks ({tasks.Length})", String.Join("; ", tasks)
               $"loss settings ({settings.Length})", String.Join("; ", settings)
               $"seeds ({seeds.Length})", String.Join(", ", seeds)
@@ -178,11 +191,13 @@ let document (title: string) (description: string) (sweep: SweepInfo) (records: 
               yield! shared "epochs" (fun c -> string c.Epochs)
               yield! shared "batch" (fun c -> string c.BatchSize)
               yield! shared "batch reduction" (fun c -> match c.Reduction with BatchMean -> "mean" | BatchSum -> "sum")
-              "files", String.Join("; ", files |> List.map (fun (f, what) -> $"{f}: {what}")) ]
+              "code of the runs", String.Join("; ", records |> List.countBy _.Code |> List.map (fun (c, n) -> $"{c}: {n} run(s)")) ]
+          Links [ for f, what in files -> f.Replace("<id>", "*"), (if f.Contains "<id>" then "runs/" else f), what ]
           Heading(2, "Protocol")
           Bullets protocol
-          Heading(2, "At a glance")
-          Paragraph "Each cell: the mean paired difference against plain cross-entropy, its 95 % interval and the seeds where the setting was better; blue = better than CE, red = worse (for ECE lower is better); * = significant after Holm's adjustment within the task."
+          if not paired.IsEmpty then
+            Heading(2, "At a glance")
+            Paragraph "Each cell: the mean paired difference against plain cross-entropy, its 95 % interval and the seeds where the setting was better; blue = better than CE, red = worse (for ECE lower is better); * = significant after Holm's adjustment within the task."
           for i, (t, keys) in List.indexed mainKeys do
               if paired |> List.exists (fun p -> List.contains p.Metric keys) then
                   Chart(t, Charts.effectMatrix $"chart-matrix-{i}" t keys paired)
@@ -216,8 +231,10 @@ let document (title: string) (description: string) (sweep: SweepInfo) (records: 
               if task = Binary then
                   Chart("precision-recall", Charts.precisionRecall $"chart-{ti}-pr" palette t records)
                   Chart("reliability", Charts.reliability $"chart-{ti}-reliability" palette t records)
-              Chart("test metric per epoch", Charts.bands $"chart-{ti}-test" palette $"Test {(metricInfo (Runner.primaryMetric task)).Short} per epoch" (metricInfo (Runner.primaryMetric task)).Short t testBands)
-              Chart("training loss per epoch", Charts.bands $"chart-{ti}-loss" palette "Training loss per epoch (each setting's own loss)" "training loss" t lossBands)
+              let epochs = records |> List.filter (fun r -> taskOf r = t) |> List.map _.TestCurve.Length |> List.fold max 0
+              if epochs >= 2 then
+                  Chart("test metric per epoch", Charts.bands $"chart-{ti}-test" palette $"Test {(metricInfo (Runner.primaryMetric task)).Short} per epoch" (metricInfo (Runner.primaryMetric task)).Short true t testBands)
+                  Chart("training loss per epoch", Charts.bands $"chart-{ti}-loss" palette "Training loss per epoch (each setting's own loss)" "training loss" false t lossBands)
           Heading(2, "The loss family")
           Chart("Focal loss against p_t", Charts.lossVsPt "chart-loss" figure)
           Chart("Gradient against p_t", Charts.gradientVsPt "chart-gradient" figure) ] }
@@ -227,6 +244,9 @@ let document (title: string) (description: string) (sweep: SweepInfo) (records: 
 /// is for; <paramref name="sweep"/> how the sweep ran.
 let write (folder: string) (title: string) (description: string) (sweep: SweepInfo) (records: RunRecord list) : Written =
     if records.IsEmpty then invalidArg (nameof records) "records must not be empty: run the sweep first"
+    // One order whatever order the records came in (a sweep's, a merge's file order): tasks by label,
+    // plain CE first within a task, then settings by label, then seeds.
+    let records = records |> List.sortBy (fun r -> taskOf r, (if isBaseline r.Config then 0 else 1), lossLabel r.Config, r.Config.Seed)
     Directory.CreateDirectory folder |> ignore
     let summary = summaries records
     let paired = pairedDifferences records
@@ -234,7 +254,8 @@ let write (folder: string) (title: string) (description: string) (sweep: SweepIn
     let paths = {| Runs = Path.Combine(folder, "runs.csv"); Summary = Path.Combine(folder, "summary.csv"); Paired = Path.Combine(folder, "paired.csv") |}
     saveCsv (runsFrame records) paths.Runs
     saveCsv (Frame.ofRecords summary) paths.Summary
-    if not paired.IsEmpty then saveCsv (Frame.ofRecords paired) paths.Paired else AtomicFile.WriteAllText(paths.Paired, "")
+    if not paired.IsEmpty then saveCsv (Frame.ofRecords paired) paths.Paired
+    else AtomicFile.WriteAllText(paths.Paired, String.Join(",", Reflection.FSharpType.GetRecordFields(typeof<PairedRow>) |> Array.map _.Name) + "\n")
     let doc = document title description sweep records summary paired verdictList
     let md, html = writeDocument folder doc
     { Html = html; Markdown = md; RunsCsv = paths.Runs; SummaryCsv = paths.Summary; PairedCsv = paths.Paired; Charts = chartCount doc; Verdicts = verdictList }

@@ -52,6 +52,8 @@ type RunRecord =
       Temperature: float
       /// How the temperature was found: Converged, or why it is a bound (Separable, Uninformative, ...).
       TemperatureFit: string
+      /// The code that produced the run: git commit and whether tracked or untracked files differed from it.
+      Code: string
       /// The final weights of linear and logistic models by parameter name (e.g. "fc.weight", "fc.bias"),
       /// flattened; empty for the larger models.
       Parameters: Map<string, float[]> }
@@ -102,6 +104,9 @@ let labelsOf (data: TensorDataset) =
     use labels = data.Labels.to_type(torch.ScalarType.Int32).cpu()
     labels.data<int>().ToArray()
 
+/// The code this process runs, read once: "<commit> (clean)" or "<commit> (dirty: ...)".
+let codeVersion = lazy (let p = Provenance.read repoRoot in $"{p.Commit} ({p.Dirty})")
+
 /// Trains one config and returns its record (a diverged run is a record, not an exception). The model
 /// trains on the training split without its calibration slice; after training, a temperature is fitted
 /// on that slice and the test set is scored again with it, and every further test set is scored.
@@ -135,7 +140,11 @@ let runOne (c: RunConfig) : RunRecord =
                         | Binary -> Calibration.FitTemperature(calibrationScores, calibrationLabels)
                         | MultiClass k -> Calibration.FitTemperature(calibrationScores, calibrationLabels, k)
                     fit.Temperature, $"{fit.Status}" + (if fit.SingleClass then " (one class in the calibration slice)" else "")
-            let recalibrated = if Double.IsNaN temperature then [] else recalibratedMetrics task temperature testLogits testLabels
+            // A temperature at a bound of its search (separable or uninformative calibration data) is no fit:
+            // the run then has no recalibrated metrics rather than extreme ones.
+            let recalibrated =
+                if Double.IsNaN temperature || not (fitText.StartsWith(string TemperatureFitStatus.Converged)) then []
+                else recalibratedMetrics task temperature testLogits testLabels
             let extra =
                 [ for name, set in data.ExtraTests do
                     for kv in Trainer.Evaluate(model, set) -> $"{name}.{kv.Key}", kv.Value ]
@@ -174,6 +183,7 @@ let runOne (c: RunConfig) : RunRecord =
       Reliability = reliability
       Temperature = temperature
       TemperatureFit = temperatureFit
+      Code = codeVersion.Value
       Parameters = parameters }
 
 /// The folder of an experiment's run files: results/<experiment>/runs under <paramref name="resultsRoot"/>.

@@ -66,15 +66,16 @@ let private requireFinite (name: string) (d: float[]) =
 /// <remarks>Edge cases, where scipy returns NaN or divides by zero:
 /// n &lt; 2 gives NaN (no variance to estimate; scipy agrees);
 /// all differences exactly 0 gives 1 (identical runs: an exact tie is no evidence of a difference; scipy gives NaN);
-/// all differences equal to the same non-zero value (zero sample variance, non-zero mean) gives 0, the limit of
-/// p as the variance vanishes (|t| -> infinity); the test is on exact equality, so a sample that is constant
-/// up to rounding gets its huge |t| and a p next to 0 instead.
+/// all differences equal to the same non-zero value (zero sample variance, non-zero mean) has no t statistic:
+/// it gets the exact two-sided sign-test p, 2 / 2^n (0.5 for 2 pairs, 0.0625 for 5, 0.002 for 10), not the
+/// limit 0, so two seeds that both moved by one test sample are not a certainty; the test is on exact
+/// equality, so a sample that is constant up to rounding gets its huge |t| and a p next to 0 instead.
 /// NaN or infinite differences are refused: count and drop diverged runs first.</remarks>
 let pairedTTest (d: float[]) : float =
     requireFinite (nameof d) d
     let n = d.Length
     if n < 2 then nan
-    elif d |> Array.forall (fun x -> x = d[0]) then (if d[0] = 0.0 then 1.0 else 0.0)
+    elif d |> Array.forall (fun x -> x = d[0]) then (if d[0] = 0.0 then 1.0 else min 1.0 (Math.ScaleB(1.0, 1 - n)))
     else
         let t = mean d / (sd d / sqrt (float n))
         2.0 * MathNet.Numerics.Distributions.StudentT.CDF(0.0, 1.0, float (n - 1), -abs t)
@@ -177,7 +178,8 @@ let holm (ps: float[]) : float[] =
 /// <summary>Relative change of a setting against its baseline: the mean paired difference over the baseline's
 /// mean magnitude, meanDiff / |baselineMean| (0.05 = 5 % better on a higher-is-better metric).</summary>
 /// <remarks>Dividing by |baselineMean| keeps the sign of the change equal to the sign of meanDiff; for the
-/// non-negative metrics of the report (AP, ECE, loss) it is simply meanDiff / baselineMean. NaN when the
-/// baseline mean is 0 (no scale to compare against) and whenever either input is NaN.</remarks>
+/// non-negative metrics of the report (AP, ECE, loss) it is simply meanDiff / baselineMean. NaN when
+/// |baselineMean| is below 0.01 (a near-zero baseline turns any change into thousands of per cent, which says
+/// nothing) and whenever either input is NaN.</remarks>
 let relativeChange (baselineMean: float) (meanDiff: float) : float =
-    if baselineMean = 0.0 then nan else meanDiff / abs baselineMean
+    if not (abs baselineMean >= 0.01) then nan else meanDiff / abs baselineMean

@@ -36,7 +36,7 @@ type Direction =
     /// Some metrics significantly better, others significantly worse.
     | Mixed
     | NoSignificantDifference
-    /// No seed had both runs finished (every pair had a diverged run): nothing was compared.
+    /// No seed had both runs finished (a diverged run, or no CE run to pair with): nothing was compared.
     | NotCompared
 
 /// The verdict of one setting on one family of metrics.
@@ -54,7 +54,7 @@ let brief (p: PairedRow) = $"{(metricInfo p.Metric).Short} {signed p.MeanDiff} (
 /// Classifies a family's rows: significant means Holm-adjusted p < 0.05 (never the interval alone).
 let direction (rows: PairedRow list) =
     let significant = rows |> List.filter (fun p -> p.Significant && not (isTie p))
-    if not rows.IsEmpty && rows |> List.forall (fun p -> p.Pairs = 0) then NotCompared
+    if not rows.IsEmpty && rows |> List.forall (fun p -> p.Pairs < 2 && not (isTie p)) then NotCompared
     elif not rows.IsEmpty && rows |> List.forall isTie then Tie
     elif significant.IsEmpty then NoSignificantDifference
     elif significant |> List.forall improves then Better
@@ -64,11 +64,14 @@ let direction (rows: PairedRow list) =
 /// One metric's difference in words: "AP -0.047 (-9.8 %) [-0.081, -0.013], p_adj 0.004, better on 0 of 5 seeds".
 let describe (p: PairedRow) =
     let info = metricInfo p.Metric
-    if p.Pairs = 0 then $"{info.Short} not compared: {p.ExcludedSeeds} seed(s), each with a diverged run"
+    if p.Pairs = 0 && p.ExcludedSeeds = 0 then $"{info.Short} not compared: no seed has a CE run to pair with ({p.MissingBaseline} missing)"
+    elif p.Pairs = 0 then $"{info.Short} not compared: {p.ExcludedSeeds} seed(s), each with a diverged run or an undefined value"
     elif isTie p then $"{info.Short} identical on all {p.Pairs} seeds (a tie)"
     else
         let wilcoxon = if Double.IsNaN p.PWilcoxon then "" else $", Wilcoxon p {pText p.PWilcoxon}"
-        let excluded = if p.ExcludedSeeds > 0 then $", {p.ExcludedSeeds} seed(s) excluded (a run diverged)" else ""
+        let excluded =
+            (if p.ExcludedSeeds > 0 then $", {p.ExcludedSeeds} seed(s) excluded (a run diverged, or the value is undefined there)" else "")
+            + (if p.MissingBaseline > 0 then $", {p.MissingBaseline} seed(s) without a CE run to pair with (an incomplete grid)" else "")
         $"{info.Short} {signed p.MeanDiff} ({percent p.RelativeChange}) [{number p.Lo}, {number p.Hi}], p {pText p.PValue}, Holm p {pText p.PAdjusted}{wilcoxon}, better on {p.Better} of {p.Pairs} seeds{excluded}"
 
 let private directionText (family: Family) = function
@@ -77,7 +80,7 @@ let private directionText (family: Family) = function
     | Worse -> (match family with Calibration | Recalibrated -> "worse calibrated" | _ -> "worse")
     | Mixed -> "mixed (some metrics significantly better, some worse)"
     | NoSignificantDifference -> "no significant difference"
-    | NotCompared -> "not compared (every seed had a diverged run)"
+    | NotCompared -> "not compared (no seed has a finished pair of runs)"
 
 /// Per setting and family of a task's paired rows, its verdict.
 let familyVerdicts (task: PairedRow list) : FamilyVerdict list =
@@ -97,20 +100,28 @@ let verdictLine (v: FamilyVerdict) =
 
 let private find (rows: PairedRow list) metric = rows |> List.tryFind (fun p -> p.Metric = metric)
 
+/// True when a difference is shown to be small next to `size`: not significant, and its whole 95 % interval
+/// within +-size/2 (an equivalence margin). Non-significance alone, with a wide interval, shows nothing.
+let private shownSmall (size: float) (p: PairedRow) =
+    isTie p || (not p.Significant && not (Double.IsNaN p.Lo) && p.Lo > -size / 2.0 && p.Hi < size / 2.0)
+
 /// What a setting does against CE, in one clause, or None when no family differs significantly.
 let reading (setting: string) (rows: PairedRow list) =
     let f = find rows
     let sig' (p: PairedRow option) = p |> Option.exists (fun p -> p.Significant && not (isTie p))
     let ranking = rows |> List.filter (fun p -> (metricInfo p.Metric).Family = Ranking)
     let rankingChanged = ranking |> List.exists (fun p -> p.Significant && not (isTie p))
+    let interval (p: PairedRow) = $"[{number p.Lo}, {number p.Hi}]"
     let clauses =
         [ match f "f1", f "best_f1" with
           | Some d, Some best when sig' (Some d) && not rankingChanged ->
-              let bestText =
-                  if isTie best then "unchanged (identical on every seed)"
-                  elif best.Significant then signed best.MeanDiff
-                  else $"unchanged ({signed best.MeanDiff}, n.s.)"
-              yield $"moves the operating point: F1 at 0.5 {signed d.MeanDiff}, best-threshold F1 {bestText}: a threshold shift, not a ranking change"
+              if shownSmall (abs d.MeanDiff) best then
+                  let bestText = if isTie best then "unchanged (identical on every seed)" else $"unchanged ({signed best.MeanDiff} {interval best})"
+                  yield $"moves the operating point: F1 at 0.5 {signed d.MeanDiff}, best-threshold F1 {bestText}: a threshold shift, not a ranking change"
+              else
+                  yield $"changes F1 at 0.5 by {signed d.MeanDiff}; the best-threshold F1 ({signed best.MeanDiff} {interval best}) is neither shown unchanged nor shown to move"
+          | Some d, _ when sig' (Some d) ->
+              yield $"""{(if improves d then "raises" else "lowers")} F1 at 0.5 by {number (abs d.MeanDiff)}"""
           | _ ->
               match f "macro_f1" with
               | Some d when sig' (Some d) -> yield $"""{(if improves d then "raises" else "lowers")} macro-F1 by {number (abs d.MeanDiff)}"""
@@ -124,9 +135,15 @@ let reading (setting: string) (rows: PairedRow list) =
               let after = f (ece.Metric + "_recal")
               let afterText =
                   match after with
-                  | Some a when not a.Significant -> $"; after temperature scaling {signed a.MeanDiff} (n.s.): a scale that one parameter fixes"
-                  | Some a when improves a = improves ece -> $"; after temperature scaling still {signed a.MeanDiff} (Holm p {pText a.PAdjusted}): more than a scale"
-                  | Some a -> $"; after temperature scaling {signed a.MeanDiff} the other way (Holm p {pText a.PAdjusted})"
+                  | Some a when a.Pairs < 2 -> "; after temperature scaling not compared (no fit converged on enough seeds)"
+                  | Some a when not (improves ece) && shownSmall (abs ece.MeanDiff) a ->
+                      $"; after temperature scaling {signed a.MeanDiff} {interval a}: a scale that one parameter fixes"
+                  | Some a when improves ece && shownSmall (abs ece.MeanDiff) a ->
+                      $"; after temperature scaling {signed a.MeanDiff} {interval a}: a gain that one temperature gives CE too"
+                  | Some a when a.Significant && improves a = improves ece ->
+                      $"; after temperature scaling still {signed a.MeanDiff} (Holm p {pText a.PAdjusted}): more than a scale"
+                  | Some a when a.Significant -> $"; after temperature scaling {signed a.MeanDiff} the other way (Holm p {pText a.PAdjusted})"
+                  | Some a -> $"; after temperature scaling {signed a.MeanDiff} {interval a} (n.s.): this run cannot tell whether it is only a scale"
                   | None -> ""
               yield $"""{(if improves ece then "improves" else "worsens")} calibration: {brief ece}{afterText}"""
           match rows |> List.filter (fun p -> (metricInfo p.Metric).Family = BalancedTest && p.Significant && not (isTie p)) with
@@ -137,5 +154,7 @@ let reading (setting: string) (rows: PairedRow list) =
 /// The one-line reading of a task: every setting that differs, or that none does.
 let taskReading (seeds: int) (task: PairedRow list) =
     let clauses = task |> List.groupBy _.Setting |> List.choose (fun (s, rows) -> reading s rows)
-    if clauses.IsEmpty then $"No setting differs significantly from plain cross-entropy on any family of metrics (Holm-adjusted within the task, {seeds} seeds)."
+    if task |> List.forall (fun p -> p.Pairs < 2) then
+        $"Not tested: {task |> List.map _.Pairs |> List.fold max 0} finished seed pair(s) per setting give no interval or p-value (run 2 seeds or more; 6 or more for the Wilcoxon test)."
+    elif clauses.IsEmpty then $"No setting differs significantly from plain cross-entropy on any family of metrics (Holm-adjusted within the task, {seeds} seeds)."
     else String.Join(". ", clauses) + "."

@@ -16,7 +16,7 @@ let task = { defaults with Experiment = "constructed"; Device = Cpu }
 let record (config: RunConfig) (metrics: (string * float) list) : RunRecord =
     { Id = Data.runId config; Config = config; Inputs = []; Task = Binary; Device = "cpu"; Diverged = false; DivergedAtStep = -1L
       Steps = 1L; Seconds = 0.0; Metrics = Map.ofList metrics; TrainLoss = [||]; TestCurve = [||]; PrCurve = [||]; Reliability = [||]
-      Temperature = 1.0; TemperatureFit = "Converged"; Parameters = Map.empty }
+      Temperature = 1.0; TemperatureFit = "Converged"; Code = "test"; Parameters = Map.empty }
 
 let focal = SigmoidFocal(Some 0.25, 2.0)
 
@@ -94,6 +94,30 @@ let tests =
             Expect.stringContains reading "worsens calibration: ECE +0.146" $"the penalty is named: {reading}"
             Expect.stringContains reading "after temperature scaling" "with its value after temperature scaling"
             Expect.stringContains reading "a scale that one parameter fixes" "and read as a scale"
+        }
+
+        test "a calibration penalty is not called a scale when the recalibrated difference is merely not significant" {
+            // After scaling the difference is as large as before, but noisy: n.s., with a wide interval.
+            let records =
+                constructedWith [| 0.0; 0.01; 0.02; 0.005; 0.015 |]
+                    [ "ece15", 0.02, (fun s -> 0.146 + noise s); "ece15_recal", 0.015, (fun s -> [| 0.30; -0.10; 0.25; -0.05; 0.35 |][s]); "average_precision", 0.5, noise ]
+            let reading = Report.verdicts records (Frames.pairedDifferences records) |> List.exactlyOne |> snd |> List.head
+            Expect.stringContains reading "worsens calibration: ECE +0.146" $"the penalty is named: {reading}"
+            Expect.isFalse (reading.Contains "a scale that one parameter fixes") "not shown to be only a scale"
+            Expect.stringContains reading "this run cannot tell whether it is only a scale" "says so"
+        }
+
+        test "a setting whose per-seed differences are float noise is a tie" {
+            let records = constructedWith [| 0.0; 0.1; 0.2 |] [ "ece15", 0.05, (fun s -> [| 2.4e-10; -1e-10; 3e-11 |][s]) ]
+            let p = Frames.pairedDifferences records |> List.exactlyOne
+            Expect.equal (p.Ties, p.Better, p.Worse) (3, 0, 0) "rounding is not an effect"
+            Expect.equal p.PValue 1.0 "a tie has p = 1"
+        }
+
+        test "one seed is not tested rather than found equal" {
+            let records = constructedWith [| 0.0 |] [ "average_precision", 0.3, (fun _ -> 0.2) ]
+            let reading = Report.verdicts records (Frames.pairedDifferences records) |> List.exactlyOne |> snd |> List.head
+            Expect.stringStarts reading "Not tested" $"one pair gives no interval: {reading}"
         }
 
         test "exact ties are reported as ties, not as differences" {

@@ -171,9 +171,10 @@ let tests =
                 Expect.isTrue (Double.IsNaN (Stats.pairedTTest [| 0.0 |])) "one difference, even a zero one"
             }
 
-            test "equal non-zero differences (zero variance) give p = 0, the limit as the variance vanishes" {
-                Expect.equal (Stats.pairedTTest [| 0.01; 0.01; 0.01 |]) 0.0 "constant +0.01"
-                Expect.equal (Stats.pairedTTest (Array.create 6 -0.25)) 0.0 "constant -0.25"
+            test "equal non-zero differences (zero variance) get the exact sign-test p, 2 / 2^n" {
+                Expect.equal (Stats.pairedTTest [| 0.00025; 0.00025 |]) 0.5 "two seeds that both moved alike: p 0.5, no certainty"
+                Expect.equal (Stats.pairedTTest [| 0.01; 0.01; 0.01 |]) 0.25 "constant +0.01, 3 pairs"
+                Expect.equal (Stats.pairedTTest (Array.create 6 -0.25)) 0.03125 "constant -0.25, 6 pairs"
             }
 
             test "diverged runs are refused" {
@@ -300,6 +301,7 @@ let tests =
             Expect.floatClose Accuracy.veryHigh (Stats.relativeChange -2.0 1.0) 0.5 "the sign follows the difference, not the baseline"
             Expect.isTrue (Double.IsNaN (Stats.relativeChange 0.0 0.01)) "a zero baseline has no scale"
             Expect.isTrue (Double.IsNaN (Stats.relativeChange 0.0 0.0)) "not even for a zero difference"
+            Expect.isTrue (Double.IsNaN (Stats.relativeChange 0.002 0.11)) "a near-zero baseline gives no percentage (it would read +5500 %)"
             Expect.isTrue (Double.IsNaN (Stats.relativeChange nan 0.01)) "NaN in, NaN out"
         }
     ]

@@ -92,8 +92,8 @@ let mutants = [
     "runningMax <- max runningMax (min 1.0 (float (m - j) * ps[i]))", "runningMax <- min 1.0 (float (m - j) * ps[i])", Expecto "statistics"
     "threshold-shift-unread", "a drop of F1 at 0.5 with the best-threshold F1 unchanged is not read as a threshold shift", "src/Analysis.FSharp/Verdicts.fs",
     "| Some d, Some best when sig' (Some d) && not rankingChanged ->", "| Some d, Some best when sig' (Some best) && not rankingChanged ->", Expecto "frames and verdicts on constructed runs"
-    "scale-misread", "a calibration penalty that temperature scaling removes is read as more than a scale", "src/Analysis.FSharp/Verdicts.fs",
-    "| Some a when not a.Significant ->", "| Some a when a.Significant ->", Expecto "frames and verdicts on constructed runs"
+    "scale-from-non-significance", "a calibration penalty is read as a scale whenever its recalibrated difference is not significant, however wide its interval", "src/Analysis.FSharp/Verdicts.fs",
+    "| Some a when not (improves ece) && shownSmall (abs ece.MeanDiff) a ->", "| Some a when not (improves ece) && not a.Significant ->", Expecto "frames and verdicts on constructed runs"
     "tables-sort-one-way", "a second click on a table header does not reverse the order", "src/Analysis.FSharp/Document.fs",
     "return asc?c:-c;", "return c;", Expecto "report in a browser"
     "csv-scaled-by-test-split", "a CSV is standardised with the test split's statistics", "src/Analysis.FSharp/Data.fs",
@@ -101,7 +101,7 @@ let mutants = [
     "softmax-alpha-dropped", "the config's per-class alpha does not reach the softmax focal loss", "src/Analysis.FSharp/Config.fs",
     "Losses.SoftmaxFocalLoss(alpha, g)", "Losses.SoftmaxFocalLoss(null, g)", Expecto "typed configuration"
     "run-id-ignores-inputs", "the run id hashes the config but not the content of the files it reads", "src/Analysis.FSharp/Config.fs",
-    "String.Join(\"|\", canonical c :: inputs)", "String.Join(\"|\", [ canonical c ])", Expecto "typed configuration"
+    "String.Join(\"|\", canonical c :: (inputs |> List.map _.Sha256))", "String.Join(\"|\", [ canonical c ])", Expecto "typed configuration"
     "labels-rounded", "report labels round hyper-parameters, so two settings can share a label", "src/Analysis.FSharp/Config.fs",
     "let num (v: float) = v.ToString(\"R\", inv)", "let num (v: float) = v.ToString(\"G4\", inv)", Expecto "typed configuration"
 ]
@@ -166,23 +166,52 @@ let expectoFailures (testList: string) (out: string) =
     |> List.distinct |> List.sort
 
 /// Builds and runs one suite in the work tree: Ok (failed test names, summary) or Error (output tail).
-let runSuite (replay: string) (suite: Suite) =
-    let project = match suite with Expecto _ -> "tests/Analysis.Tests" | _ -> "tests/FocalLoss.Tests"
-    match sh replay work [ "build"; project; "-c"; "Release"; "-nologo"; "-v"; "quiet" ] with
+let testProject = function Expecto _ -> "tests/Analysis.Tests" | _ -> "tests/FocalLoss.Tests"
+
+/// Builds the test projects the suites need, whole (the baseline).
+let buildTests (replay: string) (suites: Suite list) =
+    suites |> List.map testProject |> List.distinct
+    |> List.tryPick (fun project ->
+        match sh replay work [ "build"; project; "-c"; "Release"; "-nologo"; "-v"; "quiet" ] with
+        | code, out when code <> 0 -> Some(tail out)
+        | _ -> None)
+
+/// The library project a source file belongs to, and its assembly.
+let libraryOf (file: string) =
+    if file.StartsWith "src/FocalLoss.CSharp/" then "src/FocalLoss.CSharp", "FocalLoss.CSharp.dll"
+    elif file.StartsWith "src/Analysis.FSharp/" then "src/Analysis.FSharp", "Analysis.FSharp.dll"
+    else failwithf "mutants must be in src/FocalLoss.CSharp or src/Analysis.FSharp, got %s" file
+
+/// Where the test programs load the libraries from.
+let testBins = [ "tests/FocalLoss.Tests"; "tests/Analysis.Tests" ] |> List.map (fun p -> Path.Combine(work, p, "bin", "Release", "net10.0"))
+
+/// Rebuilds only the mutated library (no dependencies; a mutant never changes a public signature) and puts
+/// its assembly where the test programs load it: a few seconds instead of rebuilding every project.
+let buildLibrary (replay: string) (file: string) =
+    let project, assembly = libraryOf file
+    match sh replay work [ "build"; project; "-c"; "Release"; "--no-dependencies"; "-nologo"; "-v"; "quiet" ] with
     | code, out when code <> 0 -> Error(tail out)
     | _ ->
-        match suite with
-        | Properties | Xunit _ ->
-            let filter = match suite with Xunit f -> $"FullyQualifiedName~{f}" | _ -> "FullyQualifiedName~Properties"
-            let _, out = sh replay work [ "test"; project; "-c"; "Release"; "--no-build"; "-nologo"; "--filter"; filter ]
-            let m = xunitSummary.Match out
-            if not m.Success then Error(tail out)
-            else Ok([ for f in failedXunit.Matches out -> f.Groups[1].Value ] |> List.distinct |> List.sort, m.Value)
-        | Expecto testList ->
-            let _, out = sh replay work [ "run"; "--project"; project; "-c"; "Release"; "--no-build"; "--"; "--filter-test-list"; testList; "--colours"; "0"; "--no-spinner"; "--summary" ]
-            let m = expectoSummary.Match out
-            if not m.Success || m.Groups[1].Value = "0" && m.Groups[3].Value = "0" && m.Groups[4].Value = "0" then Error(tail out)
-            else Ok(expectoFailures testList out, m.Value)
+        let built = Path.Combine(work, project, "bin", "Release", "net10.0", assembly)
+        for bin in testBins do
+            if File.Exists(Path.Combine(bin, assembly)) then File.Copy(built, Path.Combine(bin, assembly), true)
+        Ok()
+
+/// Runs one suite on the current test binaries: Ok (failed test names, summary) or Error (output tail).
+let runSuite (replay: string) (suite: Suite) =
+    let project = testProject suite
+    match suite with
+    | Properties | Xunit _ ->
+        let filter = match suite with Xunit f -> $"FullyQualifiedName~{f}" | _ -> "FullyQualifiedName~Properties"
+        let _, out = sh replay work [ "test"; project; "-c"; "Release"; "--no-build"; "-nologo"; "--filter"; filter ]
+        let m = xunitSummary.Match out
+        if not m.Success then Error(tail out)
+        else Ok([ for f in failedXunit.Matches out -> f.Groups[1].Value ] |> List.distinct |> List.sort, m.Value)
+    | Expecto testList ->
+        let _, out = sh replay work [ "run"; "--project"; project; "-c"; "Release"; "--no-build"; "--"; "--filter-test-list"; testList; "--colours"; "0"; "--no-spinner"; "--summary" ]
+        let m = expectoSummary.Match out
+        if not m.Success || m.Groups[1].Value = "0" && m.Groups[3].Value = "0" && m.Groups[4].Value = "0" then Error(tail out)
+        else Ok(expectoFailures testList out, m.Value)
 
 let suiteName = function Properties -> "xUnit properties" | Xunit f -> $"xUnit ~{f}" | Expecto l -> $"Expecto '{l}'"
 
@@ -205,9 +234,17 @@ let main (argv: string array) =
     let started = Stopwatch.StartNew()
     copyTree ()
     let suites = selected |> List.map (fun (_, _, _, _, _, s) -> s) |> List.distinct
-    let baseline = suites |> List.map (fun s -> s, runSuite replay s)
+    let built = buildTests replay suites
+    // The unmutated libraries, put back into the test binaries after every mutant.
+    let originals =
+        [ for bin in testBins do
+            for assembly in [ "FocalLoss.CSharp.dll"; "Analysis.FSharp.dll" ] do
+                let path = Path.Combine(bin, assembly)
+                if File.Exists path then yield path, File.ReadAllBytes path ]
+    let baseline = if built.IsSome then [] else suites |> List.map (fun s -> s, runSuite replay s)
     let broken = baseline |> List.filter (fun (_, r) -> match r with Ok([], _) -> false | _ -> true)
-    if not broken.IsEmpty then
+    if built.IsSome || not broken.IsEmpty then
+        built |> Option.iter (printfn "baseline did not build:\n%s")
         for s, r in broken do
             match r with
             | Ok(failed, info) -> printfn "baseline (unmutated) must pass %s; failed %A: %s" (suiteName s) failed info
@@ -223,8 +260,9 @@ let main (argv: string array) =
                 let count = Regex.Matches(source, Regex.Escape original).Count
                 if count <> 1 then failwithf "mutant %s: snippet must occur exactly once in %s, found %d: %s" id path count original
                 File.WriteAllText(full, source.Replace(original, broken))
-                let outcome = runSuite replay suite
+                let outcome = buildLibrary replay path |> Result.bind (fun () -> runSuite replay suite)
                 File.WriteAllText(full, source)
+                for target, bytes in originals do File.WriteAllBytes(target, bytes)
                 match outcome with
                 | Error out -> failwithf "mutant %s did not build or run:\n%s" id out
                 | Ok(failed, _) ->
