@@ -91,6 +91,33 @@ public class MultiLabelDatasetTests
     }
 
     [Fact]
+    public void stratified_split_of_multi_label_data_keeps_every_labels_positive_rate()
+    {
+        using var data = Synthetic.MultiLabel(4000, 6, 0.2, seed: 3, features: 8);
+        var (train, test) = Splits.Stratified(data, 0.25, seed: 9);
+        var (train2, test2) = Splits.Stratified(data, 0.25, seed: 9);
+        var (train3, test3) = Splits.Stratified(data, 0.25, seed: 10);
+        using (train) using (test) using (train2) using (test2) using (train3) using (test3)
+        {
+            Assert.Equal(4000, train.Count + test.Count);
+            Assert.InRange(test.Count, 990, 1010);
+            Assert.Equal(LossTask.MultiLabel, test.Task);
+            // Rows travel with their labels: positives per label add up.
+            Assert.Equal(data.ClassCounts(), train.ClassCounts().Zip(test.ClassCounts(), (a, b) => a + b));
+            var all = data.ClassCounts();
+            var held = test.ClassCounts();
+            for (var k = 0; k < 6; k++)
+            {
+                var rate = (double)all[k] / data.Count;
+                var testRate = (double)held[k] / test.Count;
+                Assert.True(Math.Abs(testRate - rate) < 0.01, $"label {k}: test positive rate {testRate:0.####}, whole set {rate:0.####}");
+            }
+            Assert.True(Same(test.Features, test2.Features), "the same seed gave another split");
+            Assert.False(test.Count == test3.Count && Same(test.Features, test3.Features), "another seed gave the same split");
+        }
+    }
+
+    [Fact]
     public void label_sets_too_rare_for_the_test_split_are_pooled_not_all_kept_in_train()
     {
         // 200 rows, each its own label set (the 8 bits of its index): no set could send a sample to test alone.
