@@ -4,7 +4,7 @@ using Xunit;
 
 namespace FocalLoss.Tests;
 
-/// <summary>Every metric against scikit-learn 1.2.1's values (data/metrics/, regenerate with its script).</summary>
+/// <summary>Every metric (binary, multi-class, multi-label) against scikit-learn 1.2.1's values (data/metrics/, regenerate with its script).</summary>
 public class MetricsTests
 {
     private const double Rel = 1e-12;
@@ -14,6 +14,7 @@ public class MetricsTests
 
     public static TheoryData<string> BinaryCases() => new(Reference.GetProperty("binary").EnumerateArray().Select(c => c.GetProperty("name").GetString()!));
     public static TheoryData<string> MultiClassCases() => new(Reference.GetProperty("multiclass").EnumerateArray().Select(c => c.GetProperty("name").GetString()!));
+    public static TheoryData<string> MultiLabelCases() => new(Reference.GetProperty("multilabel").EnumerateArray().Select(c => c.GetProperty("name").GetString()!));
 
     private static JsonElement Case(string group, string name) => Reference.GetProperty(group).EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
 
@@ -60,6 +61,64 @@ public class MetricsTests
         var recall = c.GetProperty("per_class_recall").EnumerateArray().Select(v => v.GetDouble()).ToArray();
         Assert.Equal(recall.Length, report.PerClassRecall.Length);
         for (var k = 0; k < recall.Length; k++) Same(recall[k], report.PerClassRecall[k], $"recall of class {k}");
+    }
+
+    private static double[] Doubles(JsonElement array) => array.EnumerateArray().Select(v => v.GetDouble()).ToArray();
+
+    [Theory]
+    [MemberData(nameof(MultiLabelCases))]
+    public void multi_label_metrics_match_scikit_learn(string name)
+    {
+        var c = Case("multilabel", name);
+        var rows = c.GetProperty("probs").EnumerateArray().Select(Doubles).ToArray();
+        var labels = c.GetProperty("labels").EnumerateArray().SelectMany(r => r.EnumerateArray().Select(v => v.GetInt32())).ToArray();
+        var labelCount = rows[0].Length;
+        var report = MultiLabelMetrics.Evaluate(rows.SelectMany(r => r).ToArray(), labels, labelCount, c.GetProperty("threshold").GetDouble());
+        Assert.Equal((rows.Length, labelCount), (report.Count, report.Labels));
+        Same(c.GetProperty("mean_average_precision").GetDouble(), report.MeanAveragePrecision, "mAP (average_precision_score, average='macro')");
+        Same(c.GetProperty("micro_f1").GetDouble(), report.MicroF1, "micro F1");
+        Same(c.GetProperty("macro_f1").GetDouble(), report.MacroF1, "macro F1");
+        var ap = Doubles(c.GetProperty("average_precision_per_label"));
+        var f1 = Doubles(c.GetProperty("f1_per_label"));
+        Assert.Equal(labelCount, report.AveragePrecisionPerLabel.Length);
+        Assert.Equal(labelCount, report.F1PerLabel.Length);
+        for (var k = 0; k < labelCount; k++)
+        {
+            Same(ap[k], report.AveragePrecisionPerLabel[k], $"AP of label {k}");
+            Same(f1[k], report.F1PerLabel[k], $"F1 of label {k}");
+        }
+        var values = report.Values();
+        Assert.Equal(["mean_average_precision", "micro_f1", "macro_f1", .. Enumerable.Range(0, labelCount).Select(k => $"ap_label_{k}")], values.Select(v => v.Key));
+        Assert.Equal([report.MeanAveragePrecision, report.MicroF1, report.MacroF1, .. report.AveragePrecisionPerLabel], values.Select(v => v.Value));
+    }
+
+    [Fact]
+    public void a_label_without_positives_counts_as_ap_0_in_the_mean_as_in_scikit_learn_1_2_1()
+    {
+        // Label 0 is ranked perfectly (AP 1); label 1 has no positive: AP 0, kept in the mean, so mAP = 1/2,
+        // not 1 (label dropped) and not 1 (label counted as perfect).
+        var report = MultiLabelMetrics.Evaluate([0.9, 0.2, 0.1, 0.8], [1, 0, 0, 0], 2);
+        Assert.Equal([1.0, 0.0], report.AveragePrecisionPerLabel);
+        Same(0.5, report.MeanAveragePrecision, "mAP by hand: (1 + 0) / 2");
+        // F1 at 0.5: label 0 TP 1 (F1 1); label 1 FP 1 (F1 0); pooled TP 1, FP 1, FN 0: micro 2/3, macro 1/2.
+        Same(2.0 / 3, report.MicroF1, "micro F1 by hand");
+        Same(0.5, report.MacroF1, "macro F1 by hand");
+    }
+
+    [Fact]
+    public void multi_label_inputs_are_validated_naming_the_parameter()
+    {
+        ArgumentException Error(Action a) => Assert.Throws<ArgumentException>(a);
+        Assert.Equal("labels", Error(() => MultiLabelMetrics.Evaluate([], [], 2)).ParamName);
+        Assert.Contains("labels must not be empty, got 0 samples", Error(() => MultiLabelMetrics.Evaluate([], [], 2)).Message);
+        Assert.Contains("labels must hold N x C values with C = 2, got 3 (not a multiple of 2)", Error(() => MultiLabelMetrics.Evaluate([0.1, 0.2, 0.3], [0, 1, 0], 2)).Message);
+        var shape = Error(() => MultiLabelMetrics.Evaluate([0.1, 0.2], [0, 1, 0, 1], 2));
+        Assert.Equal("probabilities", shape.ParamName);
+        Assert.Contains("probabilities must hold N x C = 2 x 2 = 4 values as labels do, got 2", shape.Message);
+        Assert.Contains("labels must be 0 or 1, got 2 at row 1, label 0", Error(() => MultiLabelMetrics.Evaluate([0.1, 0.2, 0.3, 0.4], [0, 1, 2, 0], 2)).Message);
+        Assert.Contains("probabilities must lie in [0, 1], got NaN at row 0, label 1", Error(() => MultiLabelMetrics.Evaluate([0.1, double.NaN], [0, 1], 2)).Message);
+        Assert.Contains("threshold must be finite, got NaN", Error(() => MultiLabelMetrics.Evaluate([0.1, 0.2], [0, 1], 2, double.NaN)).Message);
+        Assert.Equal("labelCount", Error(() => MultiLabelMetrics.Evaluate([0.1], [0], 0)).ParamName);
     }
 
     [Fact]

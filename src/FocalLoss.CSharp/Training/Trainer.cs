@@ -56,7 +56,7 @@ public sealed record TrainerConfig
     /// <summary>Mean or sum over the batch (the seed's code effectively uses sum).</summary>
     [JsonConverter(typeof(JsonStringEnumConverter))]
     public BatchReduction Reduction { get; init; } = BatchReduction.Mean;
-    /// <summary>Decision threshold for accuracy, precision, recall and F1.</summary>
+    /// <summary>Decision threshold for accuracy, precision, recall and F1 (binary) and for micro/macro F1 (multi-label).</summary>
     public double Threshold { get; init; } = 0.5;
     /// <summary>Evaluate after every epoch (default); when false, only after the last one.</summary>
     public bool EvaluateEveryEpoch { get; init; } = true;
@@ -196,17 +196,18 @@ public static class Trainer
     }
 
     /// <summary>
-    /// Probabilities for a dataset (sigmoid of binary logits [N], softmax of multi-class logits [N, C]),
-    /// computed without gradients in batches, returned on the CPU as float64.
+    /// Probabilities for a dataset (sigmoid of binary logits [N], softmax of multi-class logits [N, C], a
+    /// sigmoid per label of multi-label logits [N, C]), computed without gradients in batches, returned on the
+    /// CPU as float64.
     /// </summary>
     public static Tensor PredictProbabilities(Module<Tensor, Tensor> model, TensorDataset data)
     {
         using var logits = PredictLogits(model, data);
-        return data.Task == LossTask.Binary ? logits.sigmoid() : functional.softmax(logits, 1);
+        return data.Task == LossTask.MultiClass ? functional.softmax(logits, 1) : logits.sigmoid();
     }
 
     /// <summary>
-    /// The model's logits for a dataset (binary [N], multi-class [N, C]), computed without gradients in
+    /// The model's logits for a dataset (binary [N], multi-class and multi-label [N, C]), computed without gradients in
     /// batches of <see cref="EvaluationBatch"/> in evaluation mode, returned on the CPU as float64.
     /// </summary>
     public static Tensor PredictLogits(Module<Tensor, Tensor> model, TensorDataset data)
@@ -232,15 +233,25 @@ public static class Trainer
         }
     }
 
-    /// <summary>The metrics of <paramref name="model"/> on <paramref name="data"/> (binary or multi-class report values).</summary>
+    /// <summary>
+    /// The metrics of <paramref name="model"/> on <paramref name="data"/>: binary, multi-class or multi-label
+    /// report values (<see cref="BinaryMetrics"/>, <see cref="MultiClassMetrics"/>, <see cref="MultiLabelMetrics"/>);
+    /// <paramref name="threshold"/> applies to the binary and multi-label decisions.
+    /// </summary>
     public static IReadOnlyDictionary<string, double> Evaluate(Module<Tensor, Tensor> model, TensorDataset data, double threshold = 0.5)
     {
         using var scope = NewDisposeScope();
         var probs = PredictProbabilities(model, data);
-        var labels = data.Labels.to_type(ScalarType.Int32).cpu().data<int>().ToArray();
-        var values = data.Task == LossTask.Binary
-            ? BinaryMetrics.Evaluate(probs.data<double>().ToArray(), labels, threshold).Values()
-            : MultiClassMetrics.Evaluate(probs.data<double>().ToArray(), labels, data.NumClasses).Values();
+        if (data.Task == LossTask.MultiLabel && !probs.shape.SequenceEqual(data.Labels.shape))
+            throw new ArgumentException($"model output shape {Format.Shape(probs.shape)} must equal the labels' shape {Format.Shape(data.Labels.shape)} of multi-label dataset {data.Name}: one logit per label", nameof(model));
+        var labels = data.Labels.to_type(ScalarType.Int32).contiguous().cpu().data<int>().ToArray();
+        var p = probs.contiguous().data<double>().ToArray();
+        var values = data.Task switch
+        {
+            LossTask.Binary => BinaryMetrics.Evaluate(p, labels, threshold).Values(),
+            LossTask.MultiLabel => MultiLabelMetrics.Evaluate(p, labels, data.NumClasses, threshold).Values(),
+            _ => MultiClassMetrics.Evaluate(p, labels, data.NumClasses).Values(),
+        };
         return values.ToDictionary(kv => kv.Key, kv => kv.Value);
     }
 

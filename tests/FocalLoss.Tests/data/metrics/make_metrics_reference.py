@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Reference values for the workbench's metrics, computed by scikit-learn.
 
-Writes metrics_reference.json = {"meta": {...}, "binary": [...], "multiclass": [...]}.
+Writes metrics_reference.json = {"meta": {...}, "binary": [...], "multiclass": [...], "multilabel": [...]}.
 Binary case: scores (probability of class 1), labels (0/1), threshold, and sklearn's
 accuracy, balanced_accuracy, precision, recall, f1 (zero_division=0), best_f1 / best_f1_threshold
 (argmax of F1 over precision_recall_curve's thresholds, predicting 1 when score >= threshold, first
@@ -14,6 +14,13 @@ top_label_ece15 (Guo et al. 2017: confidence = max_k p_k, correct = first argmax
 sum_b n_b / N |acc_b - conf_b|; written from that formula with numpy, no scikit-learn counterpart).
 The pair "rank-disagreement-a"/"-b" has the same labels and is ranked one way by top-label ECE and the
 other way by classwise ECE (asserted here).
+Multi-label case: probs [N][C] (independent per label), labels [N][C] (0/1), threshold, and
+mean_average_precision = average_precision_score(y, p, average="macro"), average_precision_per_label
+(average=None), micro_f1 / macro_f1 / f1_per_label = f1_score(y, p >= threshold, average="micro" /
+"macro" / None) with scikit-learn's default zero_division ("warn": 0 with a warning). sklearn 1.2.1 gives
+a label without positives AP -0.0 (warning "No positive class found in y_true", recall set to 1) and keeps
+it in the macro mean; the cases "label-without-positives" and "all-labels-negative" pin that.
+The multi-label cases draw from their own generator, so the binary and multi-class values stay as they were.
 
 Usage: /usr/bin/python3 make_metrics_reference.py   (Debian: apt-get install python3-sklearn)
 """
@@ -109,6 +116,62 @@ def multiclass_case(name, probs, labels):
             "top_label_ece15": top_label_ece15(probs, labels)}
 
 
+def multilabel_case(name, probs, labels, threshold=0.5):
+    probs = np.asarray(probs, dtype=float)
+    labels = np.asarray(labels, dtype=int)
+    assert probs.shape == labels.shape and probs.ndim == 2, (probs.shape, labels.shape)
+    pred = (probs >= threshold).astype(int)
+    per_label_ap = average_precision_score(labels, probs, average=None)
+    mean_ap = average_precision_score(labels, probs, average="macro")
+    assert abs(mean_ap - np.mean(per_label_ap)) < 1e-15, (mean_ap, per_label_ap)   # macro = mean over all labels
+    return {"name": name, "probs": probs.tolist(), "labels": labels.tolist(), "threshold": threshold,
+            "mean_average_precision": float(mean_ap),
+            "average_precision_per_label": [float(v) for v in per_label_ap],
+            "micro_f1": float(f1_score(labels, pred, average="micro")),
+            "macro_f1": float(f1_score(labels, pred, average="macro")),
+            "f1_per_label": [float(v) for v in f1_score(labels, pred, average=None)]}
+
+
+def multilabel_cases():
+    rng = np.random.default_rng(20261128)
+    cases = []
+    for i, (n, c, rate) in enumerate([(50, 4, 0.3), (120, 10, 0.2), (80, 6, 0.05)]):
+        y = (rng.random((n, c)) < rate).astype(int)
+        y[0, :] = 1                              # every label has a positive and a negative
+        y[1, :] = 0
+        logits = rng.normal(0, 1.5, (n, c)) + 1.5 * y - 1.0
+        cases.append(multilabel_case(f"random-{i}", 1 / (1 + np.exp(-logits)), y))
+    y = (rng.random((60, 5)) < 0.3).astype(int)
+    y[0, :], y[1, :] = 1, 0
+    cases.append(multilabel_case("ties-rounded-to-0.1", np.round(rng.random((60, 5)) * 0.6 + 0.4 * y, 1), y))
+    # Label 1 has no positive (predicted positive in some rows), label 3 none and never predicted.
+    y = (rng.random((30, 4)) < 0.4).astype(int)
+    y[0, :], y[1, :] = 1, 0
+    y[:, 1] = 0
+    y[:, 3] = 0
+    p = rng.random((30, 4))
+    p[:, 3] *= 0.4
+    cases.append(multilabel_case("label-without-positives", p, y))
+    # Label 0 positive in every row (AP 1 whatever the scores), label 2 too, scores low.
+    y = (rng.random((25, 3)) < 0.3).astype(int)
+    y[0, :], y[1, 1] = 1, 0
+    y[:, 0] = 1
+    y[:, 2] = 1
+    p = rng.random((25, 3))
+    p[:, 2] *= 0.3
+    cases.append(multilabel_case("label-all-positives", p, y))
+    y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 1]])
+    p = np.array([[1.0, 0.0, 1 - 1e-16], [0.0, 1.0, 1e-300], [1.0, 0.0, 0.0], [1e-300, 0.0, 1.0], [1 - 1e-16, 1.0, 1.0], [0.0, 1.0, 1e-300]])
+    cases.append(multilabel_case("saturated", p, y))
+    y = (rng.random((40, 5)) < 0.25).astype(int)
+    y[0, :], y[1, :] = 1, 0
+    cases.append(multilabel_case("threshold-0.3", rng.random((40, 5)), y, threshold=0.3))
+    # No positive anywhere and nothing predicted: every AP -0.0, micro and macro F1 0/0 = 0.
+    cases.append(multilabel_case("all-labels-negative", rng.random((8, 3)) * 0.4, np.zeros((8, 3), dtype=int)))
+    cases.append(multilabel_case("all-tied", np.full((6, 2), 0.5), [[1, 0], [0, 0], [1, 1], [0, 1], [0, 0], [1, 0]]))
+    return cases
+
+
 def main():
     rng = np.random.default_rng(20261127)
     binary = []
@@ -150,9 +213,11 @@ def main():
     assert a["top_label_ece15"] < b["top_label_ece15"] and a["classwise_ece15"] > b["classwise_ece15"], (a, b)
     multiclass += [a, b]
     meta = {"generator": "make_metrics_reference.py", "sklearn": sklearn.__version__, "numpy": np.__version__}
+    multilabel = multilabel_cases()
     with open("metrics_reference.json", "w") as f:
-        json.dump({"meta": meta, "binary": binary, "multiclass": multiclass}, f, indent=1)
-    print(f"wrote metrics_reference.json: {len(binary)} binary, {len(multiclass)} multi-class cases (sklearn {sklearn.__version__})")
+        json.dump({"meta": meta, "binary": binary, "multiclass": multiclass, "multilabel": multilabel}, f, indent=1)
+    print(f"wrote metrics_reference.json: {len(binary)} binary, {len(multiclass)} multi-class, "
+          f"{len(multilabel)} multi-label cases (sklearn {sklearn.__version__})")
 
 
 if __name__ == "__main__":
