@@ -35,6 +35,14 @@ type Dataset =
     /// A CSV file with a header, numeric features and a label column of class ids 0..C-1; 30 % held out,
     /// features standardised on the training split only.
     | Csv of path: string * labelColumn: string
+    /// Multi-label: `labels` binary labels, each positive when a noisy linear score of `features` Gaussian
+    /// features passes the quantile that gives `positiveRate` (Synthetic.MultiLabel; the directions are
+    /// seeded by the run's seed, train and test share them).
+    | MultiLabelLinear of sizes: Sizes * labels: int * features: int * positiveRate: float
+    /// Multi-label digits: 28 x 84 images of 2 to `maxDigits` real digits side by side, labels = the digits
+    /// present (10 labels, about 77 % of label slots negative with 3 digits); train and test drawn from
+    /// disjoint halves of data/mnist-10k.
+    | MnistPairs of sizes: Sizes * maxDigits: int
 
 /// The model trained: its architecture and what it needs.
 type Model =
@@ -116,6 +124,8 @@ type RunConfig =
 type Task =
     | Binary
     | MultiClass of classes: int
+    /// Independent binary labels per sample.
+    | MultiLabel of labels: int
 
 /// A file a run reads, with the SHA-256 of its content.
 type InputFile = { Path: string; Sha256: string }
@@ -221,9 +231,10 @@ module Loss =
             | None -> invalidArg "loss" $"custom loss '{name}' is not registered in this process (CustomLosses.register)"
         | _ -> (LossRegistry.Get(name loss)).Task
 
-    /// The plain cross-entropy of the loss's task: what every setting is compared with.
+    /// The plain cross-entropy of the loss's task: what every setting is compared with (element-wise sigmoid
+    /// cross-entropy for binary and multi-label losses, softmax cross-entropy for multi-class ones).
     let baseline (loss: Loss) =
-        if task loss = Data.LossTask.Binary then BinaryCrossEntropy else SoftmaxCrossEntropy
+        if task loss = Data.LossTask.MultiClass then SoftmaxCrossEntropy else BinaryCrossEntropy
 
     /// True for the plain cross-entropy baselines.
     let isBaseline (loss: Loss) = loss = BinaryCrossEntropy || loss = SoftmaxCrossEntropy
@@ -348,9 +359,10 @@ module Dataset =
     let inputs (repoRoot: string) = function
         | Csv(path, _) -> [ Path.GetFullPath path ]
         | MnistOneVsRest _
-        | MnistLongTailed _ ->
+        | MnistLongTailed _
+        | MnistPairs _ ->
             [ Path.Combine(repoRoot, "data", "mnist-10k", "images-idx3-ubyte.gz"); Path.Combine(repoRoot, "data", "mnist-10k", "labels-idx1-ubyte.gz") ]
-        | SeedLine _ | Line _ | Gaussian _ | DenseEasyNegatives _ -> []
+        | SeedLine _ | Line _ | Gaussian _ | DenseEasyNegatives _ | MultiLabelLinear _ -> []
 
     /// A short label for reports, e.g. "gaussian 2-D, 1 % positives, 10 % noise".
     let label (d: Dataset) =
@@ -367,6 +379,8 @@ module Dataset =
         | MnistOneVsRest(digit, rate) -> $"MNIST {digit} vs rest, {pct rate} %% positives"
         | MnistLongTailed ratio -> $"MNIST long-tailed, ratio {num ratio}"
         | Csv(path, label) -> $"{Path.GetFileName path} ({label})"
+        | MultiLabelLinear(s, k, f, rate) -> $"multi-label linear, {k} labels, {f}-D, {pct rate} %% positive slots{sizes s}"
+        | MnistPairs(s, m) -> $"MNIST pairs (2 to {m} digits, 10 labels){sizes s}"
 
     /// True for datasets with one feature, where every increasing linear model ranks the samples alike.
     let oneFeature = function SeedLine _ | Line _ -> true | _ -> false
@@ -445,6 +459,11 @@ let problems (c: RunConfig) : string list =
       | Csv(path, label) ->
           yield! bad (not (File.Exists path)) "Dataset.path" "an existing CSV file" $"'{path}'"
           yield! bad (String.IsNullOrWhiteSpace label) "Dataset.labelColumn" "a column name" $"'{label}'"
+      | MultiLabelLinear(s, k, f, r) ->
+          yield! sizes s; yield! bad (k < 2) "Dataset.labels" ">= 2" (string k)
+          yield! bad (f < k + 1) "Dataset.features" $">= labels + 1 ({k + 1})" (string f)
+          yield! rate "Dataset.positiveRate" r
+      | MnistPairs(s, m) -> yield! sizes s; yield! bad (m <> 2 && m <> 3) "Dataset.maxDigits" "2 or 3" (string m)
       match c.Model with
       | Mlp h -> yield! bad (h < 1) "Model.hidden" ">= 1" (string h)
       | _ -> ()
@@ -477,18 +496,19 @@ type DataFacts =
 /// Problems between a config and the facts of its data: loss and model against the task, per-class
 /// weights against the class count, the model against the feature shape.
 let dataProblems (facts: DataFacts) (c: RunConfig) : string list =
-    let task = match facts.Task with Binary -> "binary" | MultiClass k -> $"multi-class ({k} classes)"
+    let task = match facts.Task with Binary -> "binary" | MultiClass k -> $"multi-class ({k} classes)" | MultiLabel k -> $"multi-label ({k} labels)"
     let lossTask = Loss.task c.Loss
     [ match facts.Task, lossTask with
-      | Binary, Data.LossTask.MultiClass -> yield $"Loss must be a binary loss for the binary data of {Dataset.label c.Dataset}, got '{Loss.label c.Loss}' (a multi-class loss)"
-      | MultiClass _, Data.LossTask.Binary -> yield $"Loss must be a multi-class loss for the {task} data of {Dataset.label c.Dataset}, got '{Loss.label c.Loss}' (a binary loss)"
+      | Binary, Data.LossTask.MultiClass | MultiLabel _, Data.LossTask.MultiClass ->
+          yield $"Loss must be an element-wise (binary or multi-label) loss for the {task} data of {Dataset.label c.Dataset}, got '{Loss.label c.Loss}' (a multi-class loss)"
+      | MultiClass _, (Data.LossTask.Binary | Data.LossTask.MultiLabel) -> yield $"Loss must be a multi-class loss for the {task} data of {Dataset.label c.Dataset}, got '{Loss.label c.Loss}' (an element-wise loss)"
       | _ -> ()
       match facts.Task, c.Loss with
       | MultiClass k, SoftmaxFocal(Some w, _) when w.Length <> k ->
           yield $"Loss.alpha must have one weight per class ({k}), got {w.Length}"
       | _ -> ()
       match c.Model, facts.Task with
-      | Linear, MultiClass _ -> yield $"Model must be a multi-class model (logistic, mlp, cnn) for the {task} data of {Dataset.label c.Dataset}, got 'linear' (one output)"
+      | Linear, (MultiClass _ | MultiLabel _) -> yield $"Model must have one output per class or label (logistic, mlp, cnn) for the {task} data of {Dataset.label c.Dataset}, got 'linear' (one output)"
       | _ -> ()
       for name, _, counts in facts.Splits do
           if (name = "train" || name = "test") && counts |> List.exists (fun n -> n = 0L) then

@@ -63,6 +63,12 @@ let build (dataset: Dataset) (images: bool) (seed: int) : TensorDataset * Tensor
         let balanced, used = balancedDigits images seed
         balanced.Dispose()
         split (DigitTasks.LongTailed(digits.Value, ratio, seed64, not images, null, used))
+    | MultiLabelLinear(s, k, f, rate) ->
+        Synthetic.MultiLabel(s.Train, k, rate, seed64, f, taskSeed = seed64), Synthetic.MultiLabel(s.Test, k, rate, testSeed, f, taskSeed = seed64)
+    | MnistPairs(s, maxDigits) ->
+        let struct (trainPool, testPool) = DigitTasks.DisjointSources(digits.Value, testFraction, seed64)
+        DigitTasks.Pairs(digits.Value, s.Train, seed64, maxDigits, not images, null, trainPool),
+        DigitTasks.Pairs(digits.Value, s.Test, testSeed, maxDigits, not images, null, testPool)
     | Csv(path, label) ->
         let train, test = split (CsvTable.Load(path, label).ToDataset())
         use train = train
@@ -104,7 +110,10 @@ let buildRun (dataset: Dataset) (images: bool) (recalibration: Recalibration) (s
 
 /// The task a dataset poses, read from its labels.
 let taskOf (data: TensorDataset) =
-    if data.Task = LossTask.Binary then Binary else MultiClass data.NumClasses
+    match data.Task with
+    | LossTask.Binary -> Binary
+    | LossTask.MultiLabel -> MultiLabel data.NumClasses
+    | _ -> MultiClass data.NumClasses
 
 let private factsCache = ConcurrentDictionary<string, Result<DataFacts, string>>()
 

@@ -49,7 +49,7 @@ let binaryMetrics =
 
 /// The metrics of multi-class tasks, in report order.
 let multiClassMetrics =
-    [ m "macro_f1" "macro-F1" "macro-averaged F1 (argmax)" Decisions false
+    [ m "macro_f1" "macro-F1" "macro-averaged F1 (multi-class: argmax; multi-label: each label at 0.5)" Decisions false
       m "top1" "top-1" "top-1 accuracy" Decisions false
       m "top_label_ece15" "top-label ECE" "top-label ECE, 15 bins (Guo et al. 2017; lower is better)" Calibration true
       m "classwise_ece15" "classwise ECE" "classwise ECE, 15 bins (lower is better)" Calibration true
@@ -59,19 +59,35 @@ let multiClassMetrics =
       m "balanced_test.top1" "balanced top-1" "top-1 accuracy on the class-balanced test set" BalancedTest false
       m "balanced_test.top_label_ece15" "balanced top-label ECE" "top-label ECE on the class-balanced test set (lower is better)" BalancedTest true ]
 
+/// The metrics of multi-label tasks, in report order: calibration pools every (sample, label) slot as one
+/// binary problem, and the temperature is one for all labels, fitted on the pooled slots.
+let multiLabelMetrics =
+    [ m "mean_average_precision" "mAP" "mean average precision over the labels" Ranking false
+      m "micro_f1" "micro-F1" "micro-averaged F1, each label at 0.5" Decisions false
+      List.find (fun i -> i.Key = "macro_f1") multiClassMetrics
+      m "slot_ece15" "slot ECE" "ECE of all label slots pooled, 15 bins (lower is better)" Calibration true
+      m "slot_brier" "slot Brier" "Brier score of all label slots pooled (lower is better)" Calibration true
+      m "slot_log_loss" "slot log-loss" "log-loss of all label slots pooled (lower is better)" Calibration true
+      m "slot_ece15_recal" "slot ECE (T)" "slot ECE after temperature scaling (lower is better)" Recalibrated true
+      m "slot_brier_recal" "slot Brier (T)" "slot Brier score after temperature scaling (lower is better)" Recalibrated true
+      m "slot_log_loss_recal" "slot log-loss (T)" "slot log-loss after temperature scaling (lower is better)" Recalibrated true ]
+
 /// The metrics reported for a task.
-let metricsOf (task: Task) = match task with Binary -> binaryMetrics | MultiClass _ -> multiClassMetrics
+let metricsOf (task: Task) =
+    match task with
+    | Binary -> binaryMetrics
+    | MultiClass _ -> multiClassMetrics
+    | MultiLabel _ -> multiLabelMetrics
+
+let private allMetrics = binaryMetrics @ multiClassMetrics @ multiLabelMetrics |> List.distinctBy _.Key
 
 /// Every known metric by key.
 let metricInfo =
-    let all = binaryMetrics @ multiClassMetrics |> List.map (fun i -> i.Key, i) |> Map.ofList
+    let all = allMetrics |> List.map (fun i -> i.Key, i) |> Map.ofList
     fun (key: string) -> all.TryFind key |> Option.defaultValue (m key key key Ranking false)
 
-/// The metrics summaries and verdicts use, binary or multi-class (keys).
-let summaryMetrics (multiClass: bool) = (if multiClass then multiClassMetrics else binaryMetrics) |> List.map _.Key
-
 /// Keys of the metrics where lower is better.
-let lowerIsBetter = binaryMetrics @ multiClassMetrics |> List.filter _.LowerIsBetter |> List.map _.Key |> Set.ofList
+let lowerIsBetter = allMetrics |> List.filter _.LowerIsBetter |> List.map _.Key |> Set.ofList
 
 /// The task of a run record: its config's task label, and for a CSV the first 8 hex digits of the content
 /// the run read, so two versions of an edited file are two tasks. Read from the record, never from the disk.
@@ -105,7 +121,7 @@ let runsFrame (records: RunRecord list) : Frame<int, string> =
             let c = r.Config
             let optimizer, lr, momentum = match c.Optimizer with Sgd(lr, m) -> "sgd", lr, m | Adam lr -> "adam", lr, nan
             { Id = r.Id; Experiment = c.Experiment; Dataset = taskOf r
-              Task = (match r.Task with Binary -> "binary" | MultiClass k -> $"multi-class ({k})")
+              Task = (match r.Task with Binary -> "binary" | MultiClass k -> $"multi-class ({k})" | MultiLabel k -> $"multi-label ({k})")
               Model = Model.label c.Model; Loss = Loss.name c.Loss; Setting = lossLabel c; Alpha = Loss.alpha c.Loss; Gamma = Loss.gamma c.Loss
               Optimizer = optimizer; LearningRate = lr; Momentum = momentum; Epochs = c.Epochs; BatchSize = c.BatchSize
               Reduction = (match c.Reduction with BatchMean -> "mean" | BatchSum -> "sum"); Seed = c.Seed; Device = r.Device
@@ -151,8 +167,6 @@ let tieTolerance = 1e-9
 
 let private metric (r: RunRecord) name = r.Metrics.TryFind name |> Option.defaultValue nan
 
-let private multiClass (r: RunRecord) = match r.Task with MultiClass _ -> true | Binary -> false
-
 /// Per setting and metric: mean with t-interval over the finished runs, and how many diverged.
 let summaries (records: RunRecord list) : SummaryRow list =
     records
@@ -160,8 +174,9 @@ let summaries (records: RunRecord list) : SummaryRow list =
     |> List.collect (fun (_, runs) ->
         let c = (List.head runs).Config
         let finished = runs |> List.filter (fun r -> not r.Diverged)
-        summaryMetrics (multiClass (List.head runs))
-        |> List.map (fun m ->
+        metricsOf (List.head runs).Task
+        |> List.map (fun info ->
+            let m = info.Key
             let values = finished |> List.map (fun r -> metric r m) |> List.filter (Double.IsNaN >> not) |> Array.ofList
             let ci = if values.Length = 0 then { Stats.Mean = nan; Stats.Lo = nan; Stats.Hi = nan; Stats.N = 0 } else Stats.meanCI values
             { Dataset = taskOf (List.head runs); Setting = lossLabel c; Loss = Loss.name c.Loss; Alpha = Loss.alpha c.Loss; Gamma = Loss.gamma c.Loss; Metric = m

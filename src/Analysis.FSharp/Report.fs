@@ -222,7 +222,8 @@ let document (title: string) (description: string) (sweep: SweepInfo) (records: 
               Heading(3, $"Charts: {t}")
               for ki, keys in List.indexed (match task with
                                              | Binary -> [ [ "average_precision" ]; [ "f1"; "best_f1" ]; [ "ece15"; "ece15_recal" ] ]
-                                             | MultiClass _ -> [ [ "macro_f1" ]; [ "top_label_ece15"; "top_label_ece15_recal" ]; [ "balanced_test.macro_f1" ] ]) do
+                                             | MultiClass _ -> [ [ "macro_f1" ]; [ "top_label_ece15"; "top_label_ece15_recal" ]; [ "balanced_test.macro_f1" ] ]
+                                             | MultiLabel _ -> [ [ "mean_average_precision" ]; [ "micro_f1"; "macro_f1" ]; [ "slot_ece15"; "slot_ece15_recal" ] ]) do
                   if paired |> List.exists (fun p -> p.Dataset = t && p.Metric = List.head keys) then
                       Chart($"forest {ki}", Charts.forest $"chart-{ti}-forest-{ki}" palette t keys records paired)
               match Charts.alphaGammaHeatmap $"chart-{ti}-heatmap" t (Runner.primaryMetric task) summary with

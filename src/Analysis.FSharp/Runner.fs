@@ -58,8 +58,12 @@ type RunRecord =
       /// flattened; empty for the larger models.
       Parameters: Map<string, float[]> }
 
-/// The metric verdicts and curves are about: average precision (binary) or macro-F1 (multi-class).
-let primaryMetric (task: Task) = match task with Binary -> "average_precision" | MultiClass _ -> "macro_f1"
+/// The metric curves are about: average precision (binary), macro-F1 (multi-class) or mean average precision (multi-label).
+let primaryMetric (task: Task) =
+    match task with
+    | Binary -> "average_precision"
+    | MultiClass _ -> "macro_f1"
+    | MultiLabel _ -> "mean_average_precision"
 
 /// The C# model for a config (binary tasks get one output, multi-class ones one per class).
 let createModel (model: Model) (inputs: int) (outputs: int) : unit -> torch.nn.Module<torch.Tensor, torch.Tensor> =
@@ -86,7 +90,7 @@ let private downsample (maxPoints: int) (points: Point[]) =
 
 /// Metrics of temperature-scaled probabilities on the test set, keyed with a "_recal" suffix: the
 /// calibration metrics the reports compare before and after (binary: ece15, brier, log_loss;
-/// multi-class: top_label_ece15, classwise_ece15).
+/// multi-class: top_label_ece15, classwise_ece15; multi-label: slot_ece15, slot_brier, slot_log_loss).
 let recalibratedMetrics (task: Task) (temperature: float) (testLogits: torch.Tensor) (labels: int[]) =
     use scaled = testLogits / temperature
     match task with
@@ -98,8 +102,12 @@ let recalibratedMetrics (task: Task) (temperature: float) (testLogits: torch.Ten
         use probs = torch.nn.functional.softmax(scaled, 1L)
         let values = MultiClassMetrics.Evaluate(ReadOnlySpan(probs.data<float>().ToArray()), ReadOnlySpan labels, k).Values()
         [ for kv in values do if kv.Key = "top_label_ece15" || kv.Key = "classwise_ece15" then kv.Key + "_recal", kv.Value ]
+    | MultiLabel k ->
+        use probs = scaled.sigmoid()
+        let values = MultiLabelMetrics.Evaluate(ReadOnlySpan(probs.data<float>().ToArray()), ReadOnlySpan labels, k).Values()
+        [ for kv in values do if kv.Key = "slot_ece15" || kv.Key = "slot_brier" || kv.Key = "slot_log_loss" then kv.Key + "_recal", kv.Value ]
 
-/// Labels of a dataset as host integers (0/1 or class ids).
+/// Labels of a dataset as host integers (0/1 or class ids; multi-label [N, C] labels row-major).
 let labelsOf (data: TensorDataset) =
     use labels = data.Labels.to_type(torch.ScalarType.Int32).cpu()
     labels.data<int>().ToArray()
@@ -116,7 +124,7 @@ let runOne (c: RunConfig) : RunRecord =
     let loss = Loss.create c.Loss
     use _ = { new IDisposable with member _.Dispose() = match box loss with :? IDisposable as d -> d.Dispose() | _ -> () }
     let task = taskOf data.Train
-    let outputs = match task with Binary -> 1 | MultiClass k -> k
+    let outputs = match task with Binary -> 1 | MultiClass k | MultiLabel k -> k
     let curve = List<float>()
     let primary = primaryMetric task
     let struct (model, result) =
@@ -137,7 +145,8 @@ let runOne (c: RunConfig) : RunRecord =
                     let calibrationLabels = ReadOnlySpan(labelsOf calibration)
                     let fit =
                         match task with
-                        | Binary -> Calibration.FitTemperature(calibrationScores, calibrationLabels)
+                        // Multi-label: one temperature for every label, fitted on the pooled slots.
+                        | Binary | MultiLabel _ -> Calibration.FitTemperature(calibrationScores, calibrationLabels)
                         | MultiClass k -> Calibration.FitTemperature(calibrationScores, calibrationLabels, k)
                     fit.Temperature, $"{fit.Status}" + (if fit.SingleClass then " (one class in the calibration slice)" else "")
             // A temperature at a bound of its search (separable or uninformative calibration data) is no fit:
@@ -149,7 +158,8 @@ let runOne (c: RunConfig) : RunRecord =
                 [ for name, set in data.ExtraTests do
                     for kv in Trainer.Evaluate(model, set) -> $"{name}.{kv.Key}", kv.Value ]
             match task with
-            | Binary ->
+            | Binary | MultiLabel _ ->
+                // Multi-label: the curve and bins of all label slots pooled (the micro-averaged PR curve).
                 use probs = testLogits.sigmoid()
                 let scores = probs.data<float>().ToArray()
                 let struct (recall, precision, _) = BinaryMetrics.PrecisionRecallCurve(ReadOnlySpan scores, ReadOnlySpan testLabels)

@@ -88,8 +88,21 @@ public class MetricsTests
             Same(f1[k], report.F1PerLabel[k], $"F1 of label {k}");
         }
         var values = report.Values();
-        Assert.Equal(["mean_average_precision", "micro_f1", "macro_f1", .. Enumerable.Range(0, labelCount).Select(k => $"ap_label_{k}")], values.Select(v => v.Key));
-        Assert.Equal([report.MeanAveragePrecision, report.MicroF1, report.MacroF1, .. report.AveragePrecisionPerLabel], values.Select(v => v.Value));
+        Assert.Equal(["mean_average_precision", "micro_f1", "macro_f1", "slot_ece15", "slot_brier", "slot_log_loss", .. Enumerable.Range(0, labelCount).Select(k => $"ap_label_{k}")], values.Select(v => v.Key));
+        Assert.Equal([report.MeanAveragePrecision, report.MicroF1, report.MacroF1, report.SlotEce15, report.SlotBrier, report.SlotLogLoss,
+            .. report.AveragePrecisionPerLabel], values.Select(v => v.Value));
+    }
+
+    [Fact]
+    public void slot_calibration_pools_every_sample_and_label_as_one_binary_problem()
+    {
+        // Slots (p, y): (0.9, 1) (0.2, 0) (0.1, 0) (0.8, 0). Brier by hand: (0.01 + 0.04 + 0.01 + 0.64) / 4 = 0.175.
+        // Log-loss: -(ln 0.9 + ln 0.8 + ln 0.9 + ln 0.2) / 4. ECE with 15 bins: each slot is alone in its bin, so
+        // the mean of |p - y|: (0.1 + 0.2 + 0.1 + 0.8) / 4 = 0.3.
+        var report = MultiLabelMetrics.Evaluate([0.9, 0.2, 0.1, 0.8], [1, 0, 0, 0], 2);
+        Same(0.175, report.SlotBrier, "pooled Brier by hand");
+        Same(-(Math.Log(0.9) + Math.Log(0.8) + Math.Log(0.9) + Math.Log(0.2)) / 4, report.SlotLogLoss, "pooled log-loss by hand");
+        Same(0.3, report.SlotEce15, "pooled ECE by hand");
     }
 
     [Fact]

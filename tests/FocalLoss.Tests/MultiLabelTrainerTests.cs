@@ -52,7 +52,7 @@ public class MultiLabelTrainerTests
                 var map = r1.FinalMetrics["mean_average_precision"];
                 Assert.True(map > 0.85, $"mAP {map:0.####} after {Config.Epochs} epochs (chance about 0.2)");
                 Assert.True(r1.Epochs[^1].Metrics["mean_average_precision"] > r1.Epochs[0].Metrics["mean_average_precision"] - 0.02, "mAP fell during training");
-                Assert.Equal(["mean_average_precision", "micro_f1", "macro_f1", "ap_label_0", "ap_label_1", "ap_label_2", "ap_label_3", "ap_label_4", "ap_label_5"], r1.FinalMetrics.Keys);
+                Assert.Equal(["mean_average_precision", "micro_f1", "macro_f1", "slot_ece15", "slot_brier", "slot_log_loss", "ap_label_0", "ap_label_1", "ap_label_2", "ap_label_3", "ap_label_4", "ap_label_5"], r1.FinalMetrics.Keys);
                 Assert.InRange(r1.FinalMetrics["micro_f1"], 0.5, 1.0);
                 foreach (var (p1, p2) in m1.parameters().Zip(m2.parameters()))
                     Assert.True(Same(p1, p2), "parameters differ between identical runs");
@@ -88,14 +88,37 @@ public class MultiLabelTrainerTests
         var (train, test) = Task();
         using (train) using (test)
         {
-            using var binaryLoss = Losses.BinaryCrossEntropyWithLogitsLoss();
+            using var softmaxLoss = Losses.SoftmaxCrossEntropyLoss();
             using var model = new Mlp(12, 6, 8);
-            Assert.Contains("is for Binary tasks but dataset multi-label-6x12d-20pct is MultiLabel",
-                Assert.Throws<ArgumentException>(() => Trainer.Fit(model, binaryLoss, train, null, Config)).Message);
+            Assert.Contains("is for MultiClass tasks but dataset multi-label-6x12d-20pct is MultiLabel",
+                Assert.Throws<ArgumentException>(() => Trainer.Fit(model, softmaxLoss, train, null, Config)).Message);
             using var oneOutput = new Mlp(12, 1, 8);
             var e = Assert.Throws<ArgumentException>(() => Trainer.Evaluate(oneOutput, test));
             Assert.Equal("model", e.ParamName);
             Assert.Contains("model output shape [2000] must equal the labels' shape [2000, 6] of multi-label dataset multi-label-6x12d-20pct", e.Message);
+        }
+    }
+
+    [Fact]
+    public void element_wise_sigmoid_losses_train_multi_label_data_as_torchvision_s_sigmoid_focal_loss_does()
+    {
+        // torchvision.ops.sigmoid_focal_loss and BCE-with-logits take targets of any shape: the binary losses of
+        // the family are the multi-label losses, one sigmoid per label slot.
+        Assert.True(Trainer.Fits(LossTask.Binary, LossTask.MultiLabel));
+        Assert.True(Trainer.Fits(LossTask.MultiLabel, LossTask.Binary));
+        Assert.False(Trainer.Fits(LossTask.MultiClass, LossTask.MultiLabel));
+        Assert.False(Trainer.Fits(LossTask.Binary, LossTask.MultiClass));
+        var (train, test) = Task();
+        using (train) using (test)
+        {
+            using var focal = Losses.SigmoidFocalLoss();
+            var (model, result) = Trainer.Run(() => new Mlp(12, 6, 8), focal, train, test, Config);
+            using (model)
+            {
+                Assert.False(result.Diverged);
+                // Chance mAP is the positive rate, about 0.2.
+                Assert.True(result.FinalMetrics["mean_average_precision"] > 0.5, $"mAP {result.FinalMetrics["mean_average_precision"]}");
+            }
         }
     }
 }

@@ -11,15 +11,20 @@ namespace FocalLoss.Metrics;
 /// <param name="MacroF1">The mean of <paramref name="F1PerLabel"/> over all C labels.</param>
 /// <param name="AveragePrecisionPerLabel">Average precision of each label's column (0 for a label without positives).</param>
 /// <param name="F1PerLabel">F1 of each label's column at the threshold (0 where its denominator is 0).</param>
+/// <param name="SlotEce15">Expected calibration error (15 equal-width bins) of all N x C slots pooled as one binary problem.</param>
+/// <param name="SlotBrier">Brier score of all N x C slots pooled (scikit-learn's <c>brier_score_loss(y.ravel(), p.ravel())</c>).</param>
+/// <param name="SlotLogLoss">Log-loss of all N x C slots pooled (<c>log_loss(y.ravel(), p.ravel())</c>).</param>
 public sealed record MultiLabelReport(
     int Count, int Labels, double Threshold,
     double MeanAveragePrecision, double MicroF1, double MacroF1,
-    double[] AveragePrecisionPerLabel, double[] F1PerLabel)
+    double[] AveragePrecisionPerLabel, double[] F1PerLabel,
+    double SlotEce15, double SlotBrier, double SlotLogLoss)
 {
     /// <summary>Name/value pairs in a fixed order (per-label average precision as ap_label_k).</summary>
     public IReadOnlyList<KeyValuePair<string, double>> Values() =>
     [
         new("mean_average_precision", MeanAveragePrecision), new("micro_f1", MicroF1), new("macro_f1", MacroF1),
+        new("slot_ece15", SlotEce15), new("slot_brier", SlotBrier), new("slot_log_loss", SlotLogLoss),
         .. AveragePrecisionPerLabel.Select((ap, k) => new KeyValuePair<string, double>($"ap_label_{k}", ap)),
     ];
 }
@@ -67,7 +72,9 @@ public static class MultiLabelMetrics
             fpAll += fp;
             fnAll += fn;
         }
-        return new MultiLabelReport(n, labelCount, threshold, ap.Average(), F1(tpAll, fpAll, fnAll), f1.Average(), ap, f1);
+        return new MultiLabelReport(n, labelCount, threshold, ap.Average(), F1(tpAll, fpAll, fnAll), f1.Average(), ap, f1,
+            BinaryMetrics.ExpectedCalibrationError(probabilities, labels), BinaryMetrics.Brier(probabilities, labels),
+            BinaryMetrics.LogLoss(probabilities, labels));
     }
 
     /// <summary>2 TP / (2 TP + FP + FN); 0 when that denominator is 0 (scikit-learn's zero_division default).</summary>

@@ -132,7 +132,7 @@ public static class Trainer
     public static TrainResult Fit(Module<Tensor, Tensor> model, ILossFunction loss, TensorDataset train, TensorDataset? eval, TrainerConfig config, Action<EpochRecord>? onEpoch = null)
     {
         config.Validate();
-        if (loss.Task != train.Task)
+        if (!Fits(loss.Task, train.Task))
             throw new ArgumentException($"loss {loss.Name} is for {loss.Task} tasks but dataset {train.Name} is {train.Task}", nameof(loss));
         var device = Devices.Resolve(config.Device);
         using var trainOnDevice = train.Device.ToString() == device.ToString() ? null : train.To(device);
@@ -254,6 +254,14 @@ public static class Trainer
         };
         return values.ToDictionary(kv => kv.Key, kv => kv.Value);
     }
+
+    /// <summary>
+    /// Whether a loss for <paramref name="lossTask"/> trains on data of <paramref name="dataTask"/>: the same
+    /// task, or binary and multi-label in either direction (both are element-wise sigmoid losses on targets of
+    /// the logits' shape, [N] or [N, C]).
+    /// </summary>
+    public static bool Fits(LossTask lossTask, LossTask dataTask) =>
+        lossTask == dataTask || (lossTask is LossTask.Binary or LossTask.MultiLabel && dataTask is LossTask.Binary or LossTask.MultiLabel);
 
     /// <summary>One host synchronisation: the loss and every gradient are finite.</summary>
     private static bool IsFinite(Tensor value, TorchSharp.Modules.Parameter[] parameters)
