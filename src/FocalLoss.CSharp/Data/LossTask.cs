@@ -10,4 +10,6 @@ public enum LossTask
     Binary,
     /// <summary>C outputs per sample along dim 1, Int64 class-index targets.</summary>
     MultiClass,
+    /// <summary>C independent binary labels per sample: [N, C] float 0/1 targets of the same shape as the logits.</summary>
+    MultiLabel,
 }
