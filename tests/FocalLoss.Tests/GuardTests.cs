@@ -174,4 +174,38 @@ public class GuardTests
         Fails(() => Losses.SoftmaxCrossEntropyLoss(tensor(new[] { 1.0, -2.0 })), "weight", "weight values must be finite and >= 0 with at least one > 0, got [1, -2]");
         Fails(() => Losses.SoftmaxCrossEntropyLoss(tensor(new[] { 1.0, 2.0 }).reshape(1, 2)), "weight", "got shape [1, 2]");
     }
+
+    // The later members: one test per guard.
+
+    [Theory]
+    [InlineData(-1.0, "-1")]
+    [InlineData(double.NaN, "NaN")]
+    public void asl_gamma_neg_must_be_finite_and_non_negative(double gamma, string shown) =>
+        Fails(() => Functional.asymmetric_loss(X, T, gamma_neg: gamma), "gamma_neg", $"gamma_neg must be finite and >= 0, got {shown}");
+
+    [Fact]
+    public void asl_gamma_pos_must_be_finite_and_non_negative() =>
+        Fails(() => Functional.asymmetric_loss(X, T, gamma_pos: double.PositiveInfinity), "gamma_pos", "gamma_pos must be finite and >= 0, got Infinity");
+
+    [Theory]
+    [InlineData(1.0, "1")]
+    [InlineData(-0.05, "-0.05")]
+    [InlineData(double.NaN, "NaN")]
+    public void asl_clip_must_lie_in_zero_one(double clip, string shown) =>
+        Fails(() => Functional.asymmetric_loss(X, T, clip: clip), "clip", $"clip must be in [0, 1) (0: no probability margin), got {shown}");
+
+    [Fact]
+    public void asl_targets_must_lie_in_the_unit_interval() =>
+        Fails(() => Functional.asymmetric_loss(X, tensor(new[] { 1f, 2f, 0f, 0f })), "targets", "targets must lie in [0, 1], got values in [0, 2]");
+
+    [Fact]
+    public void asl_targets_shape_must_equal_inputs_shape() =>
+        Fails(() => Functional.asymmetric_loss(X.reshape(2, 2), T), "targets", "targets shape [4] must equal inputs shape [2, 2]");
+
+    [Fact]
+    public void later_module_constructors_validate_hyper_parameters()
+    {
+        Fails(() => Losses.AsymmetricLoss(clip: 2), "clip", "got 2");
+        Fails(() => Losses.AsymmetricLoss(gamma_pos: -1), "gamma_pos", "got -1");
+    }
 }

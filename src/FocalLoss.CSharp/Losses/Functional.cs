@@ -11,9 +11,10 @@ namespace FocalLoss;
 /// paper's names, reduce exactly once at the end. Parameter names follow torchvision
 /// (<c>torchvision/ops/focal_loss.py</c>) so a reader can diff the port against the original.
 /// Every function calls <see cref="TorchRuntime.EnsureLoaded"/> first, so it works as the first call of a
-/// program; the device follows the inputs (CPU or CUDA).
+/// program; the device follows the inputs (CPU or CUDA). The family is split over files by idea:
+/// <c>Functional.cs</c> holds focal loss and the baselines, <c>Functional.*.cs</c> the later members, one file each.
 /// </summary>
-public static class Functional
+public static partial class Functional
 {
     /// <summary>
     /// Focal loss on logits (Lin et al. 2017, "Focal Loss for Dense Object Detection", arXiv:1708.02002):

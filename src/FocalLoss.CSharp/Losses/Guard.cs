@@ -70,10 +70,17 @@ public static class Guard
             throw new ArgumentException($"{name} must be on {referenceName}'s device {reference.device}, got {tensor.device}", name);
     }
 
-    internal static void Gamma(double gamma)
+    internal static void Gamma(double gamma, string name = "gamma")
     {
         if (!double.IsFinite(gamma) || gamma < 0)
-            throw new ArgumentException($"gamma must be finite and >= 0, got {Format.Number(gamma)}", nameof(gamma));
+            throw new ArgumentException($"{name} must be finite and >= 0, got {Format.Number(gamma)}", name);
+    }
+
+    /// <summary>ASL's probability margin in [0, 1): 0 turns it off.</summary>
+    internal static void Clip(double clip)
+    {
+        if (!(clip >= 0 && clip < 1))
+            throw new ArgumentException($"clip must be in [0, 1) (0: no probability margin), got {Format.Number(clip)}", nameof(clip));
     }
 
     internal static void Alpha(double? alpha)

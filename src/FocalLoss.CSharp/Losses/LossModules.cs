@@ -27,7 +27,7 @@ public interface ILossFunction
     /// <summary>Logits or probabilities.</summary>
     LossInput Input { get; }
 
-    /// <summary>Binary or multi-class.</summary>
+    /// <summary>Binary, multi-class or multi-label.</summary>
     LossTask Task { get; }
 
     /// <summary>
@@ -71,6 +71,8 @@ public abstract class LossModule : Loss<Tensor, Tensor, Tensor>, ILossFunction
     public override string ToString() => $"{Name}({string.Join(", ", HyperParameters.Select(kv => $"{kv.Key}={kv.Value}"))})";
 
     private protected static string Text(double? value) => value is { } v ? Format.Number(v) : "none";
+
+    private protected static string Text(bool value) => value ? "true" : "false";
 
     private protected static string Text(Tensor? vector) => vector is null
         ? "none"
@@ -222,4 +224,38 @@ public sealed class SoftmaxCrossEntropyLoss : LossModule
     };
     /// <inheritdoc />
     public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.softmax_cross_entropy(inputs, targets, weight, IgnoreIndex, reduction);
+}
+
+/// <summary>Module form of <see cref="Functional.asymmetric_loss"/>: the Asymmetric Loss for multi-label classification.</summary>
+public sealed class AsymmetricLoss : LossModule
+{
+    /// <summary>Creates the loss; see <see cref="Functional.asymmetric_loss"/> for the parameters.</summary>
+    public AsymmetricLoss(double gamma_neg = 4.0, double gamma_pos = 1.0, double clip = 0.05, bool detach_focusing_weight = false, Reduction reduction = Reduction.Mean) : base(nameof(Functional.asymmetric_loss), reduction)
+    {
+        Guard.Gamma(gamma_neg, nameof(gamma_neg));
+        Guard.Gamma(gamma_pos, nameof(gamma_pos));
+        Guard.Clip(clip);
+        (GammaNeg, GammaPos, Clip, DetachFocusingWeight) = (gamma_neg, gamma_pos, clip, detach_focusing_weight);
+    }
+
+    /// <summary>Focusing parameter of the negatives.</summary>
+    public double GammaNeg { get; }
+    /// <summary>Focusing parameter of the positives.</summary>
+    public double GammaPos { get; }
+    /// <summary>Probability margin; 0 is off.</summary>
+    public double Clip { get; }
+    /// <summary>Whether the focusing weights are constants for autograd.</summary>
+    public bool DetachFocusingWeight { get; }
+    /// <inheritdoc />
+    public override LossInput Input => LossInput.Logits;
+    /// <inheritdoc />
+    public override LossTask Task => LossTask.MultiLabel;
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>
+    {
+        ["gamma_neg"] = Text(GammaNeg), ["gamma_pos"] = Text(GammaPos), ["clip"] = Text(Clip), ["detach_focusing_weight"] = Text(DetachFocusingWeight),
+    };
+    /// <inheritdoc />
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) =>
+        Functional.asymmetric_loss(inputs, targets, GammaNeg, GammaPos, Clip, DetachFocusingWeight, reduction);
 }

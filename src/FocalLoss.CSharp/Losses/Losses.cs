@@ -28,13 +28,17 @@ public static class Losses
 
     /// <summary>Creates a <see cref="FocalLoss.SoftmaxCrossEntropyLoss"/>, the multi-class baseline.</summary>
     public static SoftmaxCrossEntropyLoss SoftmaxCrossEntropyLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) => new(weight, ignoreIndex, reduction);
+
+    /// <summary>Creates a <see cref="FocalLoss.AsymmetricLoss"/> (ASL, multi-label).</summary>
+    public static AsymmetricLoss AsymmetricLoss(double gamma_neg = 4.0, double gamma_pos = 1.0, double clip = 0.05, bool detach_focusing_weight = false, Reduction reduction = Reduction.Mean) =>
+        new(gamma_neg, gamma_pos, clip, detach_focusing_weight, reduction);
 }
 
 /// <summary>One loss of the family: its canonical name and what it is for.</summary>
 /// <param name="Name">The canonical name: the name of its functional form in <see cref="Functional"/> and of
 /// <see cref="LossModule.Name"/>; the module class and its <see cref="Losses"/> factory are the same name in PascalCase, with "Loss" appended where the name lacks it.</param>
 /// <param name="Module">The sealed module class.</param>
-/// <param name="Task">Binary or multi-class.</param>
+/// <param name="Task">Binary, multi-class or multi-label.</param>
 /// <param name="Input">Logits or probabilities.</param>
 /// <param name="Summary">One line for tables and help texts.</param>
 public sealed record LossInfo(string Name, Type Module, LossTask Task, LossInput Input, string Summary)
@@ -56,6 +60,7 @@ public static class LossRegistry
         new(nameof(Functional.binary_cross_entropy_with_logits), typeof(BinaryCrossEntropyWithLogitsLoss), LossTask.Binary, LossInput.Logits, "plain binary cross-entropy (baseline)"),
         new(nameof(Functional.balanced_binary_cross_entropy_with_logits), typeof(BalancedBinaryCrossEntropyWithLogitsLoss), LossTask.Binary, LossInput.Logits, "alpha-balanced binary cross-entropy (baseline)"),
         new(nameof(Functional.softmax_cross_entropy), typeof(SoftmaxCrossEntropyLoss), LossTask.MultiClass, LossInput.Logits, "softmax cross-entropy (baseline)"),
+        new(nameof(Functional.asymmetric_loss), typeof(AsymmetricLoss), LossTask.MultiLabel, LossInput.Logits, "Asymmetric Loss for multi-label classification (Ridnik et al. 2021)"),
     ];
 
     /// <summary>Every canonical name.</summary>
