@@ -11,6 +11,11 @@ public static class FamilyGenerators
     private static Gen<double> Uniform(double lo, double hi) =>
         Gen.Choose(0, 1_000_000).Select(k => lo + (hi - lo) * k / 1_000_000.0);
 
+    /// <summary>Label smoothing in (0, 0.5], the usual 0.1 and 0.2 often.</summary>
+    public static readonly Gen<double> LabelSmoothing = Gen.Frequency(
+        (2, Gen.Elements(0.1, 0.2)),
+        (3, Uniform(0.001, 0.5)));
+
     /// <summary>ASL's probability margin: off, the authors' 0.05, or anywhere in (0, 0.4].</summary>
     public static readonly Gen<double> Clip = Gen.Frequency(
         (1, Gen.Constant(0.0)),
@@ -31,6 +36,53 @@ public static class FamilyGenerators
         select new AslParameters(gn, gp, clip, detach);
 
     public static Arbitrary<T> Arb<T>(Gen<T> gen) => FsCheck.Fluent.Arb.From(gen);
+}
+
+/// <summary>Evaluates multi-class losses on a <see cref="MultiClassCase"/> through TorchSharp, returning plain arrays.</summary>
+internal static class MultiEval
+{
+    public delegate Tensor MultiLoss(Tensor inputs, Tensor targets, Tensor? alpha);
+
+    /// <summary>The case's logits times <paramref name="scale"/>, clamped to +-100.</summary>
+    public static double[] Scaled(MultiClassCase m, double scale) => m.Logits.Select(v => Math.Clamp(v * scale, -100, 100)).ToArray();
+
+    /// <summary>Loss values (flattened) and the gradient of their sum with respect to the logits (row-major).</summary>
+    public static (double[] Loss, double[] Grad) WithGrad(MultiLoss loss, MultiClassCase m, double[]? logits = null, ScalarType dtype = ScalarType.Float64)
+    {
+        using var scope = NewDisposeScope();
+        var x = tensor(logits ?? m.Logits, ScalarType.Float64).reshape(m.Rows, m.Classes).to_type(dtype).requires_grad_(true);
+        var alpha = m.Alpha is null ? null : tensor(m.Alpha, ScalarType.Float64).to_type(dtype);
+        var output = loss(x, tensor(m.Targets), alpha);
+        output.sum().backward();
+        return (Eval.ToArray(output), Eval.ToArray(x.grad!));
+    }
+
+    public static double[] Values(MultiLoss loss, MultiClassCase m, double[]? logits = null)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var x = tensor(logits ?? m.Logits, ScalarType.Float64).reshape(m.Rows, m.Classes);
+        var alpha = m.Alpha is null ? null : tensor(m.Alpha, ScalarType.Float64);
+        return Eval.ToArray(loss(x, tensor(m.Targets), alpha));
+    }
+
+    /// <summary>Log-probabilities of one row in double (log-sum-exp with the max taken out).</summary>
+    public static double[] LogSoftmax(MultiClassCase m, int row)
+    {
+        var z = Enumerable.Range(0, m.Classes).Select(k => m.Logit(row, k)).ToArray();
+        var max = z.Max();
+        var lse = max + Math.Log(z.Sum(v => Math.Exp(v - max)));
+        return z.Select(v => v - lse).ToArray();
+    }
+
+    /// <summary>1 - p_k of one row in double: the sum of the other classes' probabilities (no cancellation).</summary>
+    public static double[] OneMinusP(MultiClassCase m, int row)
+    {
+        var log_p = LogSoftmax(m, row);
+        return Enumerable.Range(0, m.Classes).Select(k => Enumerable.Range(0, m.Classes).Where(j => j != k).Sum(j => Math.Exp(log_p[j]))).ToArray();
+    }
+
+    public static double AlphaOf(MultiClassCase m, int k) => m.Alpha is null ? 1.0 : m.Alpha[k];
 }
 
 internal static class Compare

@@ -113,7 +113,7 @@ public class GuardTests
     {
         Fails(() => Losses.SigmoidFocalLoss(gamma: -1), "gamma", "got -1");
         Fails(() => Losses.BalancedBinaryCrossEntropyWithLogitsLoss(alpha: 2), "alpha", "got 2");
-        Fails(() => Losses.BinaryCrossEntropyWithLogitsLoss((Reduction)9), "reduction", "got 9");
+        Fails(() => Losses.BinaryCrossEntropyWithLogitsLoss(reduction: (Reduction)9), "reduction", "got 9");
     }
 
     [Fact]
@@ -202,10 +202,24 @@ public class GuardTests
     public void asl_targets_shape_must_equal_inputs_shape() =>
         Fails(() => Functional.asymmetric_loss(X.reshape(2, 2), T), "targets", "targets shape [4] must equal inputs shape [2, 2]");
 
+    [Theory]
+    [InlineData(1.0, "1")]
+    [InlineData(-0.1, "-0.1")]
+    [InlineData(double.NaN, "NaN")]
+    public void label_smoothing_must_lie_in_zero_one(double labelSmoothing, string shown)
+    {
+        Fails(() => Functional.sigmoid_focal_loss(X, T, labelSmoothing: labelSmoothing), "labelSmoothing", $"labelSmoothing must be in [0, 1), got {shown}");
+        Fails(() => Functional.binary_cross_entropy_with_logits(X, T, labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
+        Fails(() => Functional.softmax_focal_loss(Logits3, Classes, labelSmoothing: labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
+        Fails(() => Functional.softmax_cross_entropy(Logits3, Classes, labelSmoothing: labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
+    }
+
     [Fact]
     public void later_module_constructors_validate_hyper_parameters()
     {
         Fails(() => Losses.AsymmetricLoss(clip: 2), "clip", "got 2");
         Fails(() => Losses.AsymmetricLoss(gamma_pos: -1), "gamma_pos", "got -1");
+        Fails(() => Losses.SigmoidFocalLoss(labelSmoothing: 1.5), "labelSmoothing", "got 1.5");
+        Fails(() => Losses.SoftmaxCrossEntropyLoss(labelSmoothing: 1), "labelSmoothing", "got 1");
     }
 }

@@ -19,9 +19,9 @@ public class LossFamilyTests
         using var scope = NewDisposeScope();
         var x = tensor(Logits);
         var t = tensor(Targets);
-        var expected = Functional.sigmoid_focal_loss(x, t, 0.4, 1.5, Reduction.Sum).item<double>();
-        Assert.Equal(expected, new SigmoidFocalLoss(0.4, 1.5, Reduction.Sum).call(x, t).item<double>());
-        Assert.Equal(expected, Losses.SigmoidFocalLoss(0.4, 1.5, Reduction.Sum).call(x, t).item<double>());
+        var expected = Functional.sigmoid_focal_loss(x, t, 0.4, 1.5, reduction: Reduction.Sum).item<double>();
+        Assert.Equal(expected, new SigmoidFocalLoss(0.4, 1.5, reduction: Reduction.Sum).call(x, t).item<double>());
+        Assert.Equal(expected, Losses.SigmoidFocalLoss(0.4, 1.5, reduction: Reduction.Sum).call(x, t).item<double>());
         Assert.Equal(expected, Losses.SigmoidFocalLoss(0.4, 1.5).Compute(x, t, Reduction.Sum).item<double>());
     }
 
@@ -59,6 +59,7 @@ public class LossFamilyTests
         "alpha" or "weight" when parameter.ParameterType == typeof(Tensor) => (object)tensor(new[] { 0.3, 1.2, 0.7 }),
         "alpha" => 0.4,
         "gamma" => 1.5,
+        "labelSmoothing" => 0.1,
         "gamma_neg" => 3.0,
         "gamma_pos" => 0.5,
         "clip" => 0.1,

@@ -76,6 +76,13 @@ public static class Guard
             throw new ArgumentException($"{name} must be finite and >= 0, got {Format.Number(gamma)}", name);
     }
 
+    /// <summary>Label smoothing in [0, 1): 0 is off; 1 would erase the labels.</summary>
+    internal static void LabelSmoothing(double labelSmoothing)
+    {
+        if (!(labelSmoothing >= 0 && labelSmoothing < 1))
+            throw new ArgumentException($"labelSmoothing must be in [0, 1), got {Format.Number(labelSmoothing)}", nameof(labelSmoothing));
+    }
+
     /// <summary>ASL's probability margin in [0, 1): 0 turns it off.</summary>
     internal static void Clip(double clip)
     {

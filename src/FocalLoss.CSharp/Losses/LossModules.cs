@@ -104,11 +104,23 @@ public abstract class BinaryFocalLossModule : LossModule
 public sealed class SigmoidFocalLoss : BinaryFocalLossModule
 {
     /// <summary>Creates the loss; see <see cref="Functional.sigmoid_focal_loss"/> for the parameters.</summary>
-    public SigmoidFocalLoss(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.sigmoid_focal_loss), alpha, gamma, reduction) { }
+    public SigmoidFocalLoss(double? alpha = 0.25, double gamma = 2.0, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.sigmoid_focal_loss), alpha, gamma, reduction)
+    {
+        Guard.LabelSmoothing(labelSmoothing);
+        LabelSmoothing = labelSmoothing;
+    }
+
+    /// <summary>Label smoothing in [0, 1); 0 is off.</summary>
+    public double LabelSmoothing { get; }
     /// <inheritdoc />
     public override LossInput Input => LossInput.Logits;
     /// <inheritdoc />
-    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.sigmoid_focal_loss(inputs, targets, Alpha, Gamma, reduction);
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>
+    {
+        ["alpha"] = Text(Alpha), ["gamma"] = Text(Gamma), ["labelSmoothing"] = Text(LabelSmoothing),
+    };
+    /// <inheritdoc />
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.sigmoid_focal_loss(inputs, targets, Alpha, Gamma, LabelSmoothing, reduction);
 }
 
 /// <summary>Module form of <see cref="Functional.focal_loss_from_probabilities"/> (the seed's form).</summary>
@@ -132,11 +144,12 @@ public sealed class SoftmaxFocalLoss : LossModule
     /// <paramref name="alpha"/> is checked here (1-D, not empty, finite values >= 0); its length must
     /// equal the class count C of the logits the loss is called with.
     /// </summary>
-    public SoftmaxFocalLoss(Tensor? alpha = null, double gamma = 2.0, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) : base(nameof(Functional.softmax_focal_loss), reduction)
+    public SoftmaxFocalLoss(Tensor? alpha = null, double gamma = 2.0, long ignoreIndex = -100, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.softmax_focal_loss), reduction)
     {
         Guard.Gamma(gamma);
+        Guard.LabelSmoothing(labelSmoothing);
         this.alpha = Guard.ClassWeights(alpha, nameof(alpha));
-        (Gamma, IgnoreIndex) = (gamma, ignoreIndex);
+        (Gamma, IgnoreIndex, LabelSmoothing) = (gamma, ignoreIndex, labelSmoothing);
         RegisterComponents();
     }
 
@@ -146,6 +159,8 @@ public sealed class SoftmaxFocalLoss : LossModule
     public double Gamma { get; }
     /// <summary>Target value that is ignored.</summary>
     public long IgnoreIndex { get; }
+    /// <summary>Label smoothing in [0, 1); 0 is off.</summary>
+    public double LabelSmoothing { get; }
     /// <inheritdoc />
     public override LossInput Input => LossInput.Logits;
     /// <inheritdoc />
@@ -153,47 +168,57 @@ public sealed class SoftmaxFocalLoss : LossModule
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>
     {
-        ["alpha"] = Text(alpha), ["gamma"] = Text(Gamma), ["ignoreIndex"] = Format.Number(IgnoreIndex),
+        ["alpha"] = Text(alpha), ["gamma"] = Text(Gamma), ["ignoreIndex"] = Format.Number(IgnoreIndex), ["labelSmoothing"] = Text(LabelSmoothing),
     };
     /// <inheritdoc />
-    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.softmax_focal_loss(inputs, targets, alpha, Gamma, IgnoreIndex, reduction);
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.softmax_focal_loss(inputs, targets, alpha, Gamma, IgnoreIndex, LabelSmoothing, reduction);
 }
 
 /// <summary>Module form of <see cref="Functional.binary_cross_entropy_with_logits"/>: the plain binary cross-entropy baseline.</summary>
 public sealed class BinaryCrossEntropyWithLogitsLoss : LossModule
 {
-    /// <summary>Creates the loss.</summary>
-    public BinaryCrossEntropyWithLogitsLoss(Reduction reduction = Reduction.Mean) : base(nameof(Functional.binary_cross_entropy_with_logits), reduction) { }
+    /// <summary>Creates the loss; see <see cref="Functional.binary_cross_entropy_with_logits"/> for the parameters.</summary>
+    public BinaryCrossEntropyWithLogitsLoss(double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.binary_cross_entropy_with_logits), reduction)
+    {
+        Guard.LabelSmoothing(labelSmoothing);
+        LabelSmoothing = labelSmoothing;
+    }
+
+    /// <summary>Label smoothing in [0, 1); 0 is off.</summary>
+    public double LabelSmoothing { get; }
     /// <inheritdoc />
     public override LossInput Input => LossInput.Logits;
     /// <inheritdoc />
     public override LossTask Task => LossTask.Binary;
     /// <inheritdoc />
-    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>();
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string> { ["labelSmoothing"] = Text(LabelSmoothing) };
     /// <inheritdoc />
-    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.binary_cross_entropy_with_logits(inputs, targets, reduction);
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.binary_cross_entropy_with_logits(inputs, targets, LabelSmoothing, reduction);
 }
 
 /// <summary>Module form of <see cref="Functional.balanced_binary_cross_entropy_with_logits"/>: alpha-balanced cross-entropy (focal loss with gamma = 0).</summary>
 public sealed class BalancedBinaryCrossEntropyWithLogitsLoss : LossModule
 {
     /// <summary>Creates the loss; <paramref name="alpha"/> in [0, 1] is required (plain cross-entropy is <see cref="BinaryCrossEntropyWithLogitsLoss"/>).</summary>
-    public BalancedBinaryCrossEntropyWithLogitsLoss(double alpha = 0.25, Reduction reduction = Reduction.Mean) : base(nameof(Functional.balanced_binary_cross_entropy_with_logits), reduction)
+    public BalancedBinaryCrossEntropyWithLogitsLoss(double alpha = 0.25, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.balanced_binary_cross_entropy_with_logits), reduction)
     {
         Guard.Alpha(alpha);
-        Alpha = alpha;
+        Guard.LabelSmoothing(labelSmoothing);
+        (Alpha, LabelSmoothing) = (alpha, labelSmoothing);
     }
 
     /// <summary>Positive-class weight.</summary>
     public double Alpha { get; }
+    /// <summary>Label smoothing in [0, 1); 0 is off.</summary>
+    public double LabelSmoothing { get; }
     /// <inheritdoc />
     public override LossInput Input => LossInput.Logits;
     /// <inheritdoc />
     public override LossTask Task => LossTask.Binary;
     /// <inheritdoc />
-    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string> { ["alpha"] = Text(Alpha) };
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string> { ["alpha"] = Text(Alpha), ["labelSmoothing"] = Text(LabelSmoothing) };
     /// <inheritdoc />
-    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.balanced_binary_cross_entropy_with_logits(inputs, targets, Alpha, reduction);
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.balanced_binary_cross_entropy_with_logits(inputs, targets, Alpha, LabelSmoothing, reduction);
 }
 
 /// <summary>Module form of <see cref="Functional.softmax_cross_entropy"/>: the multi-class cross-entropy baseline (PyTorch's <c>cross_entropy</c>).</summary>
@@ -202,10 +227,11 @@ public sealed class SoftmaxCrossEntropyLoss : LossModule
     private readonly Tensor? weight;
 
     /// <summary>Creates the loss; a given <paramref name="weight"/> is checked here (1-D, not empty, finite values >= 0).</summary>
-    public SoftmaxCrossEntropyLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) : base(nameof(Functional.softmax_cross_entropy), reduction)
+    public SoftmaxCrossEntropyLoss(Tensor? weight = null, long ignoreIndex = -100, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.softmax_cross_entropy), reduction)
     {
+        Guard.LabelSmoothing(labelSmoothing);
         this.weight = Guard.ClassWeights(weight, nameof(weight));
-        IgnoreIndex = ignoreIndex;
+        (IgnoreIndex, LabelSmoothing) = (ignoreIndex, labelSmoothing);
         RegisterComponents();
     }
 
@@ -213,6 +239,8 @@ public sealed class SoftmaxCrossEntropyLoss : LossModule
     public Tensor? Weight => weight;
     /// <summary>Target value that is ignored.</summary>
     public long IgnoreIndex { get; }
+    /// <summary>Label smoothing in [0, 1); 0 is off.</summary>
+    public double LabelSmoothing { get; }
     /// <inheritdoc />
     public override LossInput Input => LossInput.Logits;
     /// <inheritdoc />
@@ -220,10 +248,10 @@ public sealed class SoftmaxCrossEntropyLoss : LossModule
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>
     {
-        ["weight"] = Text(weight), ["ignoreIndex"] = Format.Number(IgnoreIndex),
+        ["weight"] = Text(weight), ["ignoreIndex"] = Format.Number(IgnoreIndex), ["labelSmoothing"] = Text(LabelSmoothing),
     };
     /// <inheritdoc />
-    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.softmax_cross_entropy(inputs, targets, weight, IgnoreIndex, reduction);
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.softmax_cross_entropy(inputs, targets, weight, IgnoreIndex, LabelSmoothing, reduction);
 }
 
 /// <summary>Module form of <see cref="Functional.asymmetric_loss"/>: the Asymmetric Loss for multi-label classification.</summary>

@@ -12,22 +12,22 @@ namespace FocalLoss;
 public static class Losses
 {
     /// <summary>Creates a <see cref="FocalLoss.SigmoidFocalLoss"/>.</summary>
-    public static SigmoidFocalLoss SigmoidFocalLoss(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) => new(alpha, gamma, reduction);
+    public static SigmoidFocalLoss SigmoidFocalLoss(double? alpha = 0.25, double gamma = 2.0, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) => new(alpha, gamma, labelSmoothing, reduction);
 
     /// <summary>Creates a <see cref="FocalLoss.FocalLossFromProbabilities"/> (the seed's form).</summary>
     public static FocalLossFromProbabilities FocalLossFromProbabilities(double? alpha = 0.25, double gamma = 2.0, Reduction reduction = Reduction.Mean) => new(alpha, gamma, reduction);
 
     /// <summary>Creates a <see cref="FocalLoss.SoftmaxFocalLoss"/>.</summary>
-    public static SoftmaxFocalLoss SoftmaxFocalLoss(Tensor? alpha = null, double gamma = 2.0, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) => new(alpha, gamma, ignoreIndex, reduction);
+    public static SoftmaxFocalLoss SoftmaxFocalLoss(Tensor? alpha = null, double gamma = 2.0, long ignoreIndex = -100, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) => new(alpha, gamma, ignoreIndex, labelSmoothing, reduction);
 
     /// <summary>Creates a <see cref="FocalLoss.BinaryCrossEntropyWithLogitsLoss"/>, the plain binary cross-entropy baseline.</summary>
-    public static BinaryCrossEntropyWithLogitsLoss BinaryCrossEntropyWithLogitsLoss(Reduction reduction = Reduction.Mean) => new(reduction);
+    public static BinaryCrossEntropyWithLogitsLoss BinaryCrossEntropyWithLogitsLoss(double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) => new(labelSmoothing, reduction);
 
     /// <summary>Creates a <see cref="FocalLoss.BalancedBinaryCrossEntropyWithLogitsLoss"/>, the alpha-balanced baseline.</summary>
-    public static BalancedBinaryCrossEntropyWithLogitsLoss BalancedBinaryCrossEntropyWithLogitsLoss(double alpha = 0.25, Reduction reduction = Reduction.Mean) => new(alpha, reduction);
+    public static BalancedBinaryCrossEntropyWithLogitsLoss BalancedBinaryCrossEntropyWithLogitsLoss(double alpha = 0.25, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) => new(alpha, labelSmoothing, reduction);
 
     /// <summary>Creates a <see cref="FocalLoss.SoftmaxCrossEntropyLoss"/>, the multi-class baseline.</summary>
-    public static SoftmaxCrossEntropyLoss SoftmaxCrossEntropyLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) => new(weight, ignoreIndex, reduction);
+    public static SoftmaxCrossEntropyLoss SoftmaxCrossEntropyLoss(Tensor? weight = null, long ignoreIndex = -100, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) => new(weight, ignoreIndex, labelSmoothing, reduction);
 
     /// <summary>Creates a <see cref="FocalLoss.AsymmetricLoss"/> (ASL, multi-label).</summary>
     public static AsymmetricLoss AsymmetricLoss(double gamma_neg = 4.0, double gamma_pos = 1.0, double clip = 0.05, bool detach_focusing_weight = false, Reduction reduction = Reduction.Mean) =>
