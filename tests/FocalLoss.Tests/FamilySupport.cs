@@ -11,6 +11,11 @@ public static class FamilyGenerators
     private static Gen<double> Uniform(double lo, double hi) =>
         Gen.Choose(0, 1_000_000).Select(k => lo + (hi - lo) * k / 1_000_000.0);
 
+    /// <summary>Poly-1's epsilon over its whole range [-1, 5], with the paper's landmarks.</summary>
+    public static readonly Gen<double> Epsilon = Gen.Frequency(
+        (2, Gen.Elements(-1.0, 0.5, 1.0, 2.0)),
+        (3, Uniform(-1, 5)));
+
     /// <summary>Label smoothing in (0, 0.5], the usual 0.1 and 0.2 often.</summary>
     public static readonly Gen<double> LabelSmoothing = Gen.Frequency(
         (2, Gen.Elements(0.1, 0.2)),

@@ -203,6 +203,20 @@ public class GuardTests
         Fails(() => Functional.asymmetric_loss(X.reshape(2, 2), T), "targets", "targets shape [4] must equal inputs shape [2, 2]");
 
     [Theory]
+    [InlineData(-1.5, "-1.5")]
+    [InlineData(double.NaN, "NaN")]
+    public void poly1_epsilon_must_be_finite_and_at_least_minus_one(double epsilon, string shown) =>
+        Fails(() => Functional.poly1_focal_loss(X, T, epsilon: epsilon), "epsilon", $"epsilon must be finite and >= -1, got {shown}");
+
+    [Fact]
+    public void softmax_poly1_epsilon_is_checked_too() =>
+        Fails(() => Functional.softmax_poly1_cross_entropy(Logits3, Classes, epsilon: -2), "epsilon", "epsilon must be finite and >= -1, got -2");
+
+    [Fact]
+    public void softmax_poly1_focal_checks_its_class_weights() =>
+        Fails(() => Functional.softmax_poly1_focal_loss(Logits3, Classes, alpha: tensor(new[] { 0.5f })), "alpha", "length C = 3, got shape [1]");
+
+    [Theory]
     [InlineData(1.0, "1")]
     [InlineData(-0.1, "-0.1")]
     [InlineData(double.NaN, "NaN")]
@@ -212,6 +226,7 @@ public class GuardTests
         Fails(() => Functional.binary_cross_entropy_with_logits(X, T, labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
         Fails(() => Functional.softmax_focal_loss(Logits3, Classes, labelSmoothing: labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
         Fails(() => Functional.softmax_cross_entropy(Logits3, Classes, labelSmoothing: labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
+        Fails(() => Functional.softmax_poly1_focal_loss(Logits3, Classes, labelSmoothing: labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
     }
 
     [Fact]
@@ -219,6 +234,10 @@ public class GuardTests
     {
         Fails(() => Losses.AsymmetricLoss(clip: 2), "clip", "got 2");
         Fails(() => Losses.AsymmetricLoss(gamma_pos: -1), "gamma_pos", "got -1");
+        Fails(() => Losses.Poly1CrossEntropyLoss(epsilon: -3), "epsilon", "got -3");
+        Fails(() => Losses.Poly1FocalLoss(labelSmoothing: 1), "labelSmoothing", "got 1");
+        Fails(() => Losses.SoftmaxPoly1CrossEntropyLoss(labelSmoothing: -1), "labelSmoothing", "got -1");
+        Fails(() => Losses.SoftmaxPoly1FocalLoss(tensor(new[] { -1.0, 1.0 })), "alpha", "got [-1, 1]");
         Fails(() => Losses.SigmoidFocalLoss(labelSmoothing: 1.5), "labelSmoothing", "got 1.5");
         Fails(() => Losses.SoftmaxCrossEntropyLoss(labelSmoothing: 1), "labelSmoothing", "got 1");
     }

@@ -25,12 +25,16 @@ public class LabelSmoothingProperties
         ("sigmoid_focal_loss", (x, t, eps) => Functional.sigmoid_focal_loss(x, t, c.Alpha, c.Gamma, eps, Reduction.None)),
         ("binary_cross_entropy_with_logits", (x, t, eps) => Functional.binary_cross_entropy_with_logits(x, t, eps, Reduction.None)),
         ("balanced_binary_cross_entropy_with_logits", (x, t, eps) => Functional.balanced_binary_cross_entropy_with_logits(x, t, c.Alpha ?? 0.25, eps, Reduction.None)),
+        ("poly1_cross_entropy", (x, t, eps) => Functional.poly1_cross_entropy(x, t, 1.5, eps, Reduction.None)),
+        ("poly1_focal_loss", (x, t, eps) => Functional.poly1_focal_loss(x, t, c.Alpha, c.Gamma, 0.7, eps, Reduction.None)),
     ];
 
     private static IEnumerable<(string Name, MultiEval.MultiLoss Loss)> SoftmaxLosses(MultiClassCase m, double eps) =>
     [
         ("softmax_focal_loss", (x, t, alpha) => Functional.softmax_focal_loss(x, t, alpha, m.Gamma, labelSmoothing: eps, reduction: Reduction.Sum)),
         ("softmax_cross_entropy", (x, t, alpha) => Functional.softmax_cross_entropy(x, t, alpha, labelSmoothing: eps, reduction: Reduction.Sum)),
+        ("softmax_poly1_cross_entropy", (x, t, _) => Functional.softmax_poly1_cross_entropy(x, t, 1.5, labelSmoothing: eps, reduction: Reduction.Sum)),
+        ("softmax_poly1_focal_loss", (x, t, alpha) => Functional.softmax_poly1_focal_loss(x, t, alpha, m.Gamma, 0.7, labelSmoothing: eps, reduction: Reduction.Sum)),
     ];
 
     /// <summary>q_k of one row: (1 - eps) onehot(t) + eps / C.</summary>
@@ -85,19 +89,26 @@ public class LabelSmoothingProperties
 
     [LossProperty(MaxTest = Many)]
     public Property label_smoothed_softmax_losses_sum_their_per_class_terms_over_q() =>
-        Prop.ForAll(Generators.MultiClassArb, Smoothings, (m, eps) =>
+        Prop.ForAll(Generators.MultiClassArb, Smoothings, FamilyGenerators.Arb(FamilyGenerators.Epsilon), (m, eps, epsilon) =>
         {
             var focal = MultiEval.Values((x, t, alpha) => Functional.softmax_focal_loss(x, t, alpha, m.Gamma, labelSmoothing: eps, reduction: Reduction.None), m);
-            var expectedFocal = new double[m.Rows];
+            var polyFocal = MultiEval.Values((x, t, alpha) => Functional.softmax_poly1_focal_loss(x, t, alpha, m.Gamma, epsilon, labelSmoothing: eps, reduction: Reduction.None), m);
+            var polyCe = MultiEval.Values((x, t, _) => Functional.softmax_poly1_cross_entropy(x, t, epsilon, labelSmoothing: eps, reduction: Reduction.None), m);
+            var (expectedFocal, expectedPolyFocal, expectedPolyCe) = (new double[m.Rows], new double[m.Rows], new double[m.Rows]);
             for (var r = 0; r < m.Rows; r++)
             {
                 var log_p = MultiEval.LogSoftmax(m, r);
                 var one_minus_p = MultiEval.OneMinusP(m, r);
                 double SumOverQ(Func<int, double> term) => Enumerable.Range(0, m.Classes).Sum(k => Q(m, r, k, eps) * term(k));
                 expectedFocal[r] = SumOverQ(k => -MultiEval.AlphaOf(m, k) * Math.Pow(one_minus_p[k], m.Gamma) * log_p[k]);
+                expectedPolyFocal[r] = expectedFocal[r] + epsilon * SumOverQ(k => Math.Pow(one_minus_p[k], m.Gamma + 1));
+                expectedPolyCe[r] = SumOverQ(k => -log_p[k]) + epsilon * SumOverQ(k => one_minus_p[k]);
             }
-            var mismatch = Compare.Identity(focal, expectedFocal, "softmax focal");
-            return (mismatch is null).Label($"eps {eps}: {mismatch}: {m}");
+            var mismatch = Compare.First(
+                Compare.Identity(focal, expectedFocal, "softmax focal"),
+                Compare.Identity(polyFocal, expectedPolyFocal, "softmax poly-1 focal"),
+                Compare.Identity(polyCe, expectedPolyCe, "softmax poly-1 CE"));
+            return (mismatch is null).Label($"eps {eps} epsilon {epsilon}: {mismatch}: {m}");
         });
 
     [LossProperty(MaxTest = 20)]

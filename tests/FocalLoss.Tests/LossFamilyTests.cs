@@ -30,7 +30,8 @@ public class LossFamilyTests
     {
         Assert.Equal(["sigmoid_focal_loss", "focal_loss_from_probabilities", "softmax_focal_loss",
             "binary_cross_entropy_with_logits", "balanced_binary_cross_entropy_with_logits", "softmax_cross_entropy",
-            "asymmetric_loss"], LossRegistry.Names);
+            "asymmetric_loss", "poly1_cross_entropy", "poly1_focal_loss", "softmax_poly1_cross_entropy",
+            "softmax_poly1_focal_loss"], LossRegistry.Names);
         foreach (var info in LossRegistry.All)
         {
             Assert.NotNull(typeof(Functional).GetMethod(info.Name));
@@ -60,6 +61,7 @@ public class LossFamilyTests
         "alpha" => 0.4,
         "gamma" => 1.5,
         "labelSmoothing" => 0.1,
+        "epsilon" => 0.5,
         "gamma_neg" => 3.0,
         "gamma_pos" => 0.5,
         "clip" => 0.1,

@@ -76,6 +76,13 @@ public static class Guard
             throw new ArgumentException($"{name} must be finite and >= 0, got {Format.Number(gamma)}", name);
     }
 
+    /// <summary>Poly-1's coefficient: finite and >= -1 (the paper's range; -1 cancels the leading polynomial term of CE).</summary>
+    internal static void Epsilon(double epsilon)
+    {
+        if (!double.IsFinite(epsilon) || epsilon < -1)
+            throw new ArgumentException($"epsilon must be finite and >= -1, got {Format.Number(epsilon)}", nameof(epsilon));
+    }
+
     /// <summary>Label smoothing in [0, 1): 0 is off; 1 would erase the labels.</summary>
     internal static void LabelSmoothing(double labelSmoothing)
     {

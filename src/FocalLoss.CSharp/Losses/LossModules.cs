@@ -79,7 +79,7 @@ public abstract class LossModule : Loss<Tensor, Tensor, Tensor>, ILossFunction
         : "[" + string.Join(", ", vector.to_type(ScalarType.Float64).cpu().data<double>().ToArray().Select(Format.Number)) + "]";
 }
 
-/// <summary>Base of the two binary focal-loss modules: validated alpha and gamma, recorded as hyper-parameters.</summary>
+/// <summary>Base of the binary focal-loss modules: validated alpha and gamma, recorded as hyper-parameters.</summary>
 public abstract class BinaryFocalLossModule : LossModule
 {
     /// <summary>Validates and stores the hyper-parameters.</summary>
@@ -286,4 +286,132 @@ public sealed class AsymmetricLoss : LossModule
     /// <inheritdoc />
     public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) =>
         Functional.asymmetric_loss(inputs, targets, GammaNeg, GammaPos, Clip, DetachFocusingWeight, reduction);
+}
+
+/// <summary>Module form of <see cref="Functional.poly1_cross_entropy"/>: binary Poly-1 cross-entropy.</summary>
+public sealed class Poly1CrossEntropyLoss : LossModule
+{
+    /// <summary>Creates the loss; see <see cref="Functional.poly1_cross_entropy"/> for the parameters.</summary>
+    public Poly1CrossEntropyLoss(double epsilon = 1.0, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.poly1_cross_entropy), reduction)
+    {
+        Guard.Epsilon(epsilon);
+        Guard.LabelSmoothing(labelSmoothing);
+        (Epsilon, LabelSmoothing) = (epsilon, labelSmoothing);
+    }
+
+    /// <summary>Coefficient of the polynomial term.</summary>
+    public double Epsilon { get; }
+    /// <summary>Label smoothing in [0, 1); 0 is off.</summary>
+    public double LabelSmoothing { get; }
+    /// <inheritdoc />
+    public override LossInput Input => LossInput.Logits;
+    /// <inheritdoc />
+    public override LossTask Task => LossTask.Binary;
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>
+    {
+        ["epsilon"] = Text(Epsilon), ["labelSmoothing"] = Text(LabelSmoothing),
+    };
+    /// <inheritdoc />
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.poly1_cross_entropy(inputs, targets, Epsilon, LabelSmoothing, reduction);
+}
+
+/// <summary>Module form of <see cref="Functional.poly1_focal_loss"/>: binary Poly-1 focal loss.</summary>
+public sealed class Poly1FocalLoss : BinaryFocalLossModule
+{
+    /// <summary>Creates the loss; see <see cref="Functional.poly1_focal_loss"/> for the parameters.</summary>
+    public Poly1FocalLoss(double? alpha = 0.25, double gamma = 2.0, double epsilon = 1.0, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.poly1_focal_loss), alpha, gamma, reduction)
+    {
+        Guard.Epsilon(epsilon);
+        Guard.LabelSmoothing(labelSmoothing);
+        (Epsilon, LabelSmoothing) = (epsilon, labelSmoothing);
+    }
+
+    /// <summary>Coefficient of the polynomial term.</summary>
+    public double Epsilon { get; }
+    /// <summary>Label smoothing in [0, 1); 0 is off.</summary>
+    public double LabelSmoothing { get; }
+    /// <inheritdoc />
+    public override LossInput Input => LossInput.Logits;
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>
+    {
+        ["alpha"] = Text(Alpha), ["gamma"] = Text(Gamma), ["epsilon"] = Text(Epsilon), ["labelSmoothing"] = Text(LabelSmoothing),
+    };
+    /// <inheritdoc />
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.poly1_focal_loss(inputs, targets, Alpha, Gamma, Epsilon, LabelSmoothing, reduction);
+}
+
+/// <summary>Module form of <see cref="Functional.softmax_poly1_cross_entropy"/>: multi-class Poly-1 cross-entropy.</summary>
+public sealed class SoftmaxPoly1CrossEntropyLoss : LossModule
+{
+    /// <summary>Creates the loss; see <see cref="Functional.softmax_poly1_cross_entropy"/> for the parameters.</summary>
+    public SoftmaxPoly1CrossEntropyLoss(double epsilon = 1.0, long ignoreIndex = -100, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.softmax_poly1_cross_entropy), reduction)
+    {
+        Guard.Epsilon(epsilon);
+        Guard.LabelSmoothing(labelSmoothing);
+        (Epsilon, IgnoreIndex, LabelSmoothing) = (epsilon, ignoreIndex, labelSmoothing);
+    }
+
+    /// <summary>Coefficient of the polynomial term.</summary>
+    public double Epsilon { get; }
+    /// <summary>Target value that is ignored.</summary>
+    public long IgnoreIndex { get; }
+    /// <summary>Label smoothing in [0, 1); 0 is off.</summary>
+    public double LabelSmoothing { get; }
+    /// <inheritdoc />
+    public override LossInput Input => LossInput.Logits;
+    /// <inheritdoc />
+    public override LossTask Task => LossTask.MultiClass;
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>
+    {
+        ["epsilon"] = Text(Epsilon), ["ignoreIndex"] = Format.Number(IgnoreIndex), ["labelSmoothing"] = Text(LabelSmoothing),
+    };
+    /// <inheritdoc />
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) =>
+        Functional.softmax_poly1_cross_entropy(inputs, targets, Epsilon, IgnoreIndex, LabelSmoothing, reduction);
+}
+
+/// <summary>Module form of <see cref="Functional.softmax_poly1_focal_loss"/>; the class weights are a buffer that moves with the module.</summary>
+public sealed class SoftmaxPoly1FocalLoss : LossModule
+{
+    private readonly Tensor? alpha;
+
+    /// <summary>
+    /// Creates the loss; see <see cref="Functional.softmax_poly1_focal_loss"/> for the parameters. A given
+    /// <paramref name="alpha"/> is checked here (1-D, not empty, finite values >= 0).
+    /// </summary>
+    public SoftmaxPoly1FocalLoss(Tensor? alpha = null, double gamma = 2.0, double epsilon = 1.0, long ignoreIndex = -100, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.softmax_poly1_focal_loss), reduction)
+    {
+        Guard.Gamma(gamma);
+        Guard.Epsilon(epsilon);
+        Guard.LabelSmoothing(labelSmoothing);
+        this.alpha = Guard.ClassWeights(alpha, nameof(alpha));
+        (Gamma, Epsilon, IgnoreIndex, LabelSmoothing) = (gamma, epsilon, ignoreIndex, labelSmoothing);
+        RegisterComponents();
+    }
+
+    /// <summary>Per-class weights of the focal term (a copy), or null for none.</summary>
+    public Tensor? Alpha => alpha;
+    /// <summary>Focusing parameter.</summary>
+    public double Gamma { get; }
+    /// <summary>Coefficient of the polynomial term.</summary>
+    public double Epsilon { get; }
+    /// <summary>Target value that is ignored.</summary>
+    public long IgnoreIndex { get; }
+    /// <summary>Label smoothing in [0, 1); 0 is off.</summary>
+    public double LabelSmoothing { get; }
+    /// <inheritdoc />
+    public override LossInput Input => LossInput.Logits;
+    /// <inheritdoc />
+    public override LossTask Task => LossTask.MultiClass;
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>
+    {
+        ["alpha"] = Text(alpha), ["gamma"] = Text(Gamma), ["epsilon"] = Text(Epsilon), ["ignoreIndex"] = Format.Number(IgnoreIndex), ["labelSmoothing"] = Text(LabelSmoothing),
+    };
+    /// <inheritdoc />
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) =>
+        Functional.softmax_poly1_focal_loss(inputs, targets, alpha, Gamma, Epsilon, IgnoreIndex, LabelSmoothing, reduction);
 }

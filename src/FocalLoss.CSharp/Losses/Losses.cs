@@ -32,6 +32,21 @@ public static class Losses
     /// <summary>Creates a <see cref="FocalLoss.AsymmetricLoss"/> (ASL, multi-label).</summary>
     public static AsymmetricLoss AsymmetricLoss(double gamma_neg = 4.0, double gamma_pos = 1.0, double clip = 0.05, bool detach_focusing_weight = false, Reduction reduction = Reduction.Mean) =>
         new(gamma_neg, gamma_pos, clip, detach_focusing_weight, reduction);
+
+    /// <summary>Creates a <see cref="FocalLoss.Poly1CrossEntropyLoss"/> (binary Poly-1 cross-entropy).</summary>
+    public static Poly1CrossEntropyLoss Poly1CrossEntropyLoss(double epsilon = 1.0, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) => new(epsilon, labelSmoothing, reduction);
+
+    /// <summary>Creates a <see cref="FocalLoss.Poly1FocalLoss"/> (binary Poly-1 focal loss).</summary>
+    public static Poly1FocalLoss Poly1FocalLoss(double? alpha = 0.25, double gamma = 2.0, double epsilon = 1.0, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) =>
+        new(alpha, gamma, epsilon, labelSmoothing, reduction);
+
+    /// <summary>Creates a <see cref="FocalLoss.SoftmaxPoly1CrossEntropyLoss"/> (multi-class Poly-1 cross-entropy).</summary>
+    public static SoftmaxPoly1CrossEntropyLoss SoftmaxPoly1CrossEntropyLoss(double epsilon = 1.0, long ignoreIndex = -100, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) =>
+        new(epsilon, ignoreIndex, labelSmoothing, reduction);
+
+    /// <summary>Creates a <see cref="FocalLoss.SoftmaxPoly1FocalLoss"/> (multi-class Poly-1 focal loss).</summary>
+    public static SoftmaxPoly1FocalLoss SoftmaxPoly1FocalLoss(Tensor? alpha = null, double gamma = 2.0, double epsilon = 1.0, long ignoreIndex = -100, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) =>
+        new(alpha, gamma, epsilon, ignoreIndex, labelSmoothing, reduction);
 }
 
 /// <summary>One loss of the family: its canonical name and what it is for.</summary>
@@ -61,6 +76,10 @@ public static class LossRegistry
         new(nameof(Functional.balanced_binary_cross_entropy_with_logits), typeof(BalancedBinaryCrossEntropyWithLogitsLoss), LossTask.Binary, LossInput.Logits, "alpha-balanced binary cross-entropy (baseline)"),
         new(nameof(Functional.softmax_cross_entropy), typeof(SoftmaxCrossEntropyLoss), LossTask.MultiClass, LossInput.Logits, "softmax cross-entropy (baseline)"),
         new(nameof(Functional.asymmetric_loss), typeof(AsymmetricLoss), LossTask.MultiLabel, LossInput.Logits, "Asymmetric Loss for multi-label classification (Ridnik et al. 2021)"),
+        new(nameof(Functional.poly1_cross_entropy), typeof(Poly1CrossEntropyLoss), LossTask.Binary, LossInput.Logits, "Poly-1 binary cross-entropy (Leng et al. 2022)"),
+        new(nameof(Functional.poly1_focal_loss), typeof(Poly1FocalLoss), LossTask.Binary, LossInput.Logits, "Poly-1 focal loss on logits (Leng et al. 2022)"),
+        new(nameof(Functional.softmax_poly1_cross_entropy), typeof(SoftmaxPoly1CrossEntropyLoss), LossTask.MultiClass, LossInput.Logits, "Poly-1 softmax cross-entropy (Leng et al. 2022)"),
+        new(nameof(Functional.softmax_poly1_focal_loss), typeof(SoftmaxPoly1FocalLoss), LossTask.MultiClass, LossInput.Logits, "Poly-1 multi-class focal loss (Leng et al. 2022)"),
     ];
 
     /// <summary>Every canonical name.</summary>
