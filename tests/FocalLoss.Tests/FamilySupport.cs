@@ -27,6 +27,16 @@ public static class FamilyGenerators
         (1, Gen.Elements(0.05, 0.2)),
         (2, Uniform(0.001, 0.4)));
 
+    /// <summary>FL*'s gamma, > 0: landmarks and a spread over (0.05, 5].</summary>
+    public static readonly Gen<double> StarGamma = Gen.Frequency(
+        (2, Gen.Elements(1.0, 2.0, 4.0, 0.5)),
+        (3, Uniform(0.05, 5)));
+
+    /// <summary>FL*'s beta: landmarks and a spread over [-4, 4].</summary>
+    public static readonly Gen<double> Beta = Gen.Frequency(
+        (2, Gen.Elements(0.0, 1.0, -1.0)),
+        (3, Uniform(-4, 4)));
+
     /// <summary>ASL's hyper-parameters.</summary>
     public sealed record AslParameters(double GammaNeg, double GammaPos, double Clip, bool Detach)
     {

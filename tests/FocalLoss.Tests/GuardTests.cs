@@ -229,6 +229,21 @@ public class GuardTests
         Fails(() => Functional.softmax_poly1_focal_loss(Logits3, Classes, labelSmoothing: labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
     }
 
+    [Theory]
+    [InlineData(0.0, "0")]
+    [InlineData(-1.0, "-1")]
+    [InlineData(double.PositiveInfinity, "Infinity")]
+    public void fl_star_gamma_must_be_finite_and_positive(double gamma, string shown) =>
+        Fails(() => Functional.focal_loss_star(X, T, gamma: gamma), "gamma", $"gamma must be finite and > 0, got {shown}");
+
+    [Fact]
+    public void fl_star_beta_must_be_finite() =>
+        Fails(() => Functional.focal_loss_star(X, T, beta: double.NaN), "beta", "beta must be finite, got NaN");
+
+    [Fact]
+    public void fl_star_targets_must_be_hard_labels() =>
+        Fails(() => Functional.focal_loss_star(X, tensor(new[] { 1f, 0.3f, 0f, 0.3f })), "targets", "targets must be hard 0/1 labels (FL* is defined for hard targets), got 0.30000001192092896 (2 such values)");
+
     [Fact]
     public void later_module_constructors_validate_hyper_parameters()
     {
@@ -238,6 +253,7 @@ public class GuardTests
         Fails(() => Losses.Poly1FocalLoss(labelSmoothing: 1), "labelSmoothing", "got 1");
         Fails(() => Losses.SoftmaxPoly1CrossEntropyLoss(labelSmoothing: -1), "labelSmoothing", "got -1");
         Fails(() => Losses.SoftmaxPoly1FocalLoss(tensor(new[] { -1.0, 1.0 })), "alpha", "got [-1, 1]");
+        Fails(() => Losses.FocalLossStar(gamma: 0), "gamma", "got 0");
         Fails(() => Losses.SigmoidFocalLoss(labelSmoothing: 1.5), "labelSmoothing", "got 1.5");
         Fails(() => Losses.SoftmaxCrossEntropyLoss(labelSmoothing: 1), "labelSmoothing", "got 1");
     }

@@ -31,7 +31,7 @@ public class LossFamilyTests
         Assert.Equal(["sigmoid_focal_loss", "focal_loss_from_probabilities", "softmax_focal_loss",
             "binary_cross_entropy_with_logits", "balanced_binary_cross_entropy_with_logits", "softmax_cross_entropy",
             "asymmetric_loss", "poly1_cross_entropy", "poly1_focal_loss", "softmax_poly1_cross_entropy",
-            "softmax_poly1_focal_loss"], LossRegistry.Names);
+            "softmax_poly1_focal_loss", "focal_loss_star"], LossRegistry.Names);
         foreach (var info in LossRegistry.All)
         {
             Assert.NotNull(typeof(Functional).GetMethod(info.Name));
@@ -66,6 +66,7 @@ public class LossFamilyTests
         "gamma_pos" => 0.5,
         "clip" => 0.1,
         "detach_focusing_weight" => true,
+        "beta" => 0.5,
         "ignoreIndex" => 1L,
         _ => throw new InvalidOperationException($"no non-default value for hyper-parameter '{parameter.Name}': add one here"),
     };

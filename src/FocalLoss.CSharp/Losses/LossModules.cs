@@ -415,3 +415,28 @@ public sealed class SoftmaxPoly1FocalLoss : LossModule
     public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) =>
         Functional.softmax_poly1_focal_loss(inputs, targets, alpha, Gamma, Epsilon, IgnoreIndex, LabelSmoothing, reduction);
 }
+
+/// <summary>Module form of <see cref="Functional.focal_loss_star"/>: FL* (Lin et al. 2017, appendix A).</summary>
+public sealed class FocalLossStar : LossModule
+{
+    /// <summary>Creates the loss; see <see cref="Functional.focal_loss_star"/> for the parameters.</summary>
+    public FocalLossStar(double gamma = 2.0, double beta = 1.0, Reduction reduction = Reduction.Mean) : base(nameof(Functional.focal_loss_star), reduction)
+    {
+        Guard.PositiveGamma(gamma);
+        Guard.Finite(beta, nameof(beta));
+        (Gamma, Beta) = (gamma, beta);
+    }
+
+    /// <summary>Scale of the logit.</summary>
+    public double Gamma { get; }
+    /// <summary>Shift of the scaled logit.</summary>
+    public double Beta { get; }
+    /// <inheritdoc />
+    public override LossInput Input => LossInput.Logits;
+    /// <inheritdoc />
+    public override LossTask Task => LossTask.Binary;
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string> { ["gamma"] = Text(Gamma), ["beta"] = Text(Beta) };
+    /// <inheritdoc />
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.focal_loss_star(inputs, targets, Gamma, Beta, reduction);
+}

@@ -47,6 +47,9 @@ public static class Losses
     /// <summary>Creates a <see cref="FocalLoss.SoftmaxPoly1FocalLoss"/> (multi-class Poly-1 focal loss).</summary>
     public static SoftmaxPoly1FocalLoss SoftmaxPoly1FocalLoss(Tensor? alpha = null, double gamma = 2.0, double epsilon = 1.0, long ignoreIndex = -100, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean) =>
         new(alpha, gamma, epsilon, ignoreIndex, labelSmoothing, reduction);
+
+    /// <summary>Creates a <see cref="FocalLoss.FocalLossStar"/> (FL*).</summary>
+    public static FocalLossStar FocalLossStar(double gamma = 2.0, double beta = 1.0, Reduction reduction = Reduction.Mean) => new(gamma, beta, reduction);
 }
 
 /// <summary>One loss of the family: its canonical name and what it is for.</summary>
@@ -80,6 +83,7 @@ public static class LossRegistry
         new(nameof(Functional.poly1_focal_loss), typeof(Poly1FocalLoss), LossTask.Binary, LossInput.Logits, "Poly-1 focal loss on logits (Leng et al. 2022)"),
         new(nameof(Functional.softmax_poly1_cross_entropy), typeof(SoftmaxPoly1CrossEntropyLoss), LossTask.MultiClass, LossInput.Logits, "Poly-1 softmax cross-entropy (Leng et al. 2022)"),
         new(nameof(Functional.softmax_poly1_focal_loss), typeof(SoftmaxPoly1FocalLoss), LossTask.MultiClass, LossInput.Logits, "Poly-1 multi-class focal loss (Leng et al. 2022)"),
+        new(nameof(Functional.focal_loss_star), typeof(FocalLossStar), LossTask.Binary, LossInput.Logits, "FL*, the focal loss of appendix A (Lin et al. 2017)"),
     ];
 
     /// <summary>Every canonical name.</summary>
