@@ -37,6 +37,15 @@ public static class FamilyGenerators
         (2, Gen.Elements(0.0, 1.0, -1.0)),
         (3, Uniform(-4, 4)));
 
+    /// <summary>A gamma schedule of 0 to 3 thresholds in [0.05, 0.95], each gamma from <see cref="Generators.Gamma"/>.</summary>
+    public static readonly Gen<GammaSchedule> Schedule =
+        from n in Gen.Choose(0, 3)
+        from raw in Gen.ArrayOf(Gen.Choose(5, 95), n)
+        let thresholds = raw.Distinct().Order().Select(k => k / 100.0).ToArray()
+        from gammas in Gen.ArrayOf(Generators.Gamma, thresholds.Length)
+        from final in Generators.Gamma
+        select new GammaSchedule(thresholds, gammas, final);
+
     /// <summary>ASL's hyper-parameters.</summary>
     public sealed record AslParameters(double GammaNeg, double GammaPos, double Clip, bool Detach)
     {

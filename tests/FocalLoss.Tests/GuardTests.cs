@@ -245,6 +245,33 @@ public class GuardTests
         Fails(() => Functional.focal_loss_star(X, tensor(new[] { 1f, 0.3f, 0f, 0.3f })), "targets", "targets must be hard 0/1 labels (FL* is defined for hard targets), got 0.30000001192092896 (2 such values)");
 
     [Fact]
+    public void gamma_schedule_thresholds_must_ascend_strictly_within_zero_one()
+    {
+        Fails(() => new GammaSchedule([0.5, 0.2], [5.0, 3.0], 1), "thresholds", "thresholds must be strictly ascending values in (0, 1], got [0.5, 0.2]");
+        Fails(() => new GammaSchedule([0.2, 0.2], [5.0, 3.0], 1), "thresholds", "got [0.2, 0.2]");
+        Fails(() => new GammaSchedule([0.0], [5.0], 1), "thresholds", "got [0]");
+        Fails(() => new GammaSchedule([1.5], [5.0], 1), "thresholds", "got [1.5]");
+    }
+
+    [Fact]
+    public void gamma_schedule_needs_one_gamma_per_threshold() =>
+        Fails(() => new GammaSchedule([0.2, 0.5], [5.0], 1), "gammas", "gammas must hold one gamma per threshold (2), got 1");
+
+    [Fact]
+    public void gamma_schedule_gammas_must_be_finite_and_non_negative()
+    {
+        Fails(() => new GammaSchedule([0.2], [-5.0], 1), "gammas[0]", "gammas[0] must be finite and >= 0, got -5");
+        Fails(() => new GammaSchedule([0.2], [5.0], double.NaN), "finalGamma", "finalGamma must be finite and >= 0, got NaN");
+    }
+
+    [Fact]
+    public void sample_dependent_losses_check_alpha()
+    {
+        Fails(() => Functional.sigmoid_focal_loss_sample_dependent(X, T, alpha: 1.5), "alpha", "alpha must be in [0, 1] or null");
+        Fails(() => Functional.softmax_focal_loss_sample_dependent(Logits3, Classes, alpha: tensor(new[] { 1f, -1f, 1f })), "alpha", "finite and >= 0");
+    }
+
+    [Fact]
     public void later_module_constructors_validate_hyper_parameters()
     {
         Fails(() => Losses.AsymmetricLoss(clip: 2), "clip", "got 2");
@@ -254,6 +281,8 @@ public class GuardTests
         Fails(() => Losses.SoftmaxPoly1CrossEntropyLoss(labelSmoothing: -1), "labelSmoothing", "got -1");
         Fails(() => Losses.SoftmaxPoly1FocalLoss(tensor(new[] { -1.0, 1.0 })), "alpha", "got [-1, 1]");
         Fails(() => Losses.FocalLossStar(gamma: 0), "gamma", "got 0");
+        Fails(() => Losses.SigmoidFocalLossSampleDependent(alpha: -0.5), "alpha", "got -0.5");
+        Fails(() => Losses.SoftmaxFocalLossSampleDependent(alpha: tensor(new[] { 0.0, 0.0 })), "alpha", "got [0, 0]");
         Fails(() => Losses.SigmoidFocalLoss(labelSmoothing: 1.5), "labelSmoothing", "got 1.5");
         Fails(() => Losses.SoftmaxCrossEntropyLoss(labelSmoothing: 1), "labelSmoothing", "got 1");
     }

@@ -28,10 +28,10 @@ public class LossFamilyTests
     [Fact]
     public void the_registry_is_the_one_table_of_names_and_each_name_is_the_functional_module_and_factory_name()
     {
-        Assert.Equal(["sigmoid_focal_loss", "focal_loss_from_probabilities", "softmax_focal_loss",
-            "binary_cross_entropy_with_logits", "balanced_binary_cross_entropy_with_logits", "softmax_cross_entropy",
-            "asymmetric_loss", "poly1_cross_entropy", "poly1_focal_loss", "softmax_poly1_cross_entropy",
-            "softmax_poly1_focal_loss", "focal_loss_star"], LossRegistry.Names);
+        Assert.Equal(["sigmoid_focal_loss", "focal_loss_from_probabilities", "softmax_focal_loss", "binary_cross_entropy_with_logits",
+            "balanced_binary_cross_entropy_with_logits", "softmax_cross_entropy", "asymmetric_loss", "poly1_cross_entropy", "poly1_focal_loss",
+            "softmax_poly1_cross_entropy", "softmax_poly1_focal_loss", "focal_loss_star", "softmax_focal_loss_sample_dependent",
+            "sigmoid_focal_loss_sample_dependent"], LossRegistry.Names);
         foreach (var info in LossRegistry.All)
         {
             Assert.NotNull(typeof(Functional).GetMethod(info.Name));
@@ -68,6 +68,7 @@ public class LossFamilyTests
         "detach_focusing_weight" => true,
         "beta" => 0.5,
         "ignoreIndex" => 1L,
+        "schedule" => new GammaSchedule([0.5], [4.0], 1.0),
         _ => throw new InvalidOperationException($"no non-default value for hyper-parameter '{parameter.Name}': add one here"),
     };
 

@@ -440,3 +440,65 @@ public sealed class FocalLossStar : LossModule
     /// <inheritdoc />
     public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) => Functional.focal_loss_star(inputs, targets, Gamma, Beta, reduction);
 }
+
+/// <summary>Module form of <see cref="Functional.softmax_focal_loss_sample_dependent"/> (FLSD); the class weights are a buffer that moves with the module.</summary>
+public sealed class SoftmaxFocalLossSampleDependent : LossModule
+{
+    private readonly Tensor? alpha;
+
+    /// <summary>
+    /// Creates the loss; see <see cref="Functional.softmax_focal_loss_sample_dependent"/> for the parameters
+    /// (null <paramref name="schedule"/>: FLSD-53). A given <paramref name="alpha"/> is checked here.
+    /// </summary>
+    public SoftmaxFocalLossSampleDependent(GammaSchedule? schedule = null, Tensor? alpha = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) : base(nameof(Functional.softmax_focal_loss_sample_dependent), reduction)
+    {
+        Schedule = schedule ?? GammaSchedule.Flsd53;
+        this.alpha = Guard.ClassWeights(alpha, nameof(alpha));
+        IgnoreIndex = ignoreIndex;
+        RegisterComponents();
+    }
+
+    /// <summary>The gamma schedule.</summary>
+    public GammaSchedule Schedule { get; }
+    /// <summary>Per-class weights (a copy), or null for none.</summary>
+    public Tensor? Alpha => alpha;
+    /// <summary>Target value that is ignored.</summary>
+    public long IgnoreIndex { get; }
+    /// <inheritdoc />
+    public override LossInput Input => LossInput.Logits;
+    /// <inheritdoc />
+    public override LossTask Task => LossTask.MultiClass;
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string>
+    {
+        ["schedule"] = Schedule.ToString(), ["alpha"] = Text(alpha), ["ignoreIndex"] = Format.Number(IgnoreIndex),
+    };
+    /// <inheritdoc />
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) =>
+        Functional.softmax_focal_loss_sample_dependent(inputs, targets, Schedule, alpha, IgnoreIndex, reduction);
+}
+
+/// <summary>Module form of <see cref="Functional.sigmoid_focal_loss_sample_dependent"/> (binary FLSD).</summary>
+public sealed class SigmoidFocalLossSampleDependent : LossModule
+{
+    /// <summary>Creates the loss; see <see cref="Functional.sigmoid_focal_loss_sample_dependent"/> for the parameters (null <paramref name="schedule"/>: FLSD-53).</summary>
+    public SigmoidFocalLossSampleDependent(GammaSchedule? schedule = null, double? alpha = null, Reduction reduction = Reduction.Mean) : base(nameof(Functional.sigmoid_focal_loss_sample_dependent), reduction)
+    {
+        Guard.Alpha(alpha);
+        (Schedule, Alpha) = (schedule ?? GammaSchedule.Flsd53, alpha);
+    }
+
+    /// <summary>The gamma schedule.</summary>
+    public GammaSchedule Schedule { get; }
+    /// <summary>Positive-class weight, or null for none.</summary>
+    public double? Alpha { get; }
+    /// <inheritdoc />
+    public override LossInput Input => LossInput.Logits;
+    /// <inheritdoc />
+    public override LossTask Task => LossTask.Binary;
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, string> HyperParameters => new Dictionary<string, string> { ["schedule"] = Schedule.ToString(), ["alpha"] = Text(Alpha) };
+    /// <inheritdoc />
+    public override Tensor Compute(Tensor inputs, Tensor targets, Reduction reduction) =>
+        Functional.sigmoid_focal_loss_sample_dependent(inputs, targets, Schedule, Alpha, reduction);
+}

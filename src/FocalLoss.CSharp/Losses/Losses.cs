@@ -50,6 +50,14 @@ public static class Losses
 
     /// <summary>Creates a <see cref="FocalLoss.FocalLossStar"/> (FL*).</summary>
     public static FocalLossStar FocalLossStar(double gamma = 2.0, double beta = 1.0, Reduction reduction = Reduction.Mean) => new(gamma, beta, reduction);
+
+    /// <summary>Creates a <see cref="FocalLoss.SoftmaxFocalLossSampleDependent"/> (FLSD, multi-class; null schedule: FLSD-53).</summary>
+    public static SoftmaxFocalLossSampleDependent SoftmaxFocalLossSampleDependent(GammaSchedule? schedule = null, Tensor? alpha = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean) =>
+        new(schedule, alpha, ignoreIndex, reduction);
+
+    /// <summary>Creates a <see cref="FocalLoss.SigmoidFocalLossSampleDependent"/> (FLSD, binary; null schedule: FLSD-53).</summary>
+    public static SigmoidFocalLossSampleDependent SigmoidFocalLossSampleDependent(GammaSchedule? schedule = null, double? alpha = null, Reduction reduction = Reduction.Mean) =>
+        new(schedule, alpha, reduction);
 }
 
 /// <summary>One loss of the family: its canonical name and what it is for.</summary>
@@ -84,6 +92,8 @@ public static class LossRegistry
         new(nameof(Functional.softmax_poly1_cross_entropy), typeof(SoftmaxPoly1CrossEntropyLoss), LossTask.MultiClass, LossInput.Logits, "Poly-1 softmax cross-entropy (Leng et al. 2022)"),
         new(nameof(Functional.softmax_poly1_focal_loss), typeof(SoftmaxPoly1FocalLoss), LossTask.MultiClass, LossInput.Logits, "Poly-1 multi-class focal loss (Leng et al. 2022)"),
         new(nameof(Functional.focal_loss_star), typeof(FocalLossStar), LossTask.Binary, LossInput.Logits, "FL*, the focal loss of appendix A (Lin et al. 2017)"),
+        new(nameof(Functional.softmax_focal_loss_sample_dependent), typeof(SoftmaxFocalLossSampleDependent), LossTask.MultiClass, LossInput.Logits, "multi-class focal loss with sample-dependent gamma, FLSD-53 (Mukhoti et al. 2020)"),
+        new(nameof(Functional.sigmoid_focal_loss_sample_dependent), typeof(SigmoidFocalLossSampleDependent), LossTask.Binary, LossInput.Logits, "binary focal loss with sample-dependent gamma, FLSD-53 (Mukhoti et al. 2020)"),
     ];
 
     /// <summary>Every canonical name.</summary>
