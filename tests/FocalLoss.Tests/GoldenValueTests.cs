@@ -40,7 +40,7 @@ public class GoldenValueTests
     public static TheoryData<int> Ids() => new(Cases.Select(c => c.Id));
 
     private static (double[] Loss, double[] Grad) Evaluate(GoldenCase c, ScalarType dtype) =>
-        Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha < 0 ? null : c.Alpha, c.Gamma, c.Reduction switch
+        Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha < 0 ? null : c.Alpha, c.Gamma, reduction: c.Reduction switch
         {
             "none" => Reduction.None,
             "sum" => Reduction.Sum,

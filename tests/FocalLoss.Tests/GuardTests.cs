@@ -113,7 +113,7 @@ public class GuardTests
     {
         Fails(() => Losses.SigmoidFocalLoss(gamma: -1), "gamma", "got -1");
         Fails(() => Losses.BalancedBinaryCrossEntropyWithLogitsLoss(alpha: 2), "alpha", "got 2");
-        Fails(() => Losses.BinaryCrossEntropyWithLogitsLoss((Reduction)9), "reduction", "got 9");
+        Fails(() => Losses.BinaryCrossEntropyWithLogitsLoss(reduction: (Reduction)9), "reduction", "got 9");
     }
 
     [Fact]
@@ -173,5 +173,117 @@ public class GuardTests
     {
         Fails(() => Losses.SoftmaxCrossEntropyLoss(tensor(new[] { 1.0, -2.0 })), "weight", "weight values must be finite and >= 0 with at least one > 0, got [1, -2]");
         Fails(() => Losses.SoftmaxCrossEntropyLoss(tensor(new[] { 1.0, 2.0 }).reshape(1, 2)), "weight", "got shape [1, 2]");
+    }
+
+    // The later members: one test per guard.
+
+    [Theory]
+    [InlineData(-1.0, "-1")]
+    [InlineData(double.NaN, "NaN")]
+    public void asl_gamma_neg_must_be_finite_and_non_negative(double gamma, string shown) =>
+        Fails(() => Functional.asymmetric_loss(X, T, gamma_neg: gamma), "gamma_neg", $"gamma_neg must be finite and >= 0, got {shown}");
+
+    [Fact]
+    public void asl_gamma_pos_must_be_finite_and_non_negative() =>
+        Fails(() => Functional.asymmetric_loss(X, T, gamma_pos: double.PositiveInfinity), "gamma_pos", "gamma_pos must be finite and >= 0, got Infinity");
+
+    [Theory]
+    [InlineData(1.0, "1")]
+    [InlineData(-0.05, "-0.05")]
+    [InlineData(double.NaN, "NaN")]
+    public void asl_clip_must_lie_in_zero_one(double clip, string shown) =>
+        Fails(() => Functional.asymmetric_loss(X, T, clip: clip), "clip", $"clip must be in [0, 1) (0: no probability margin), got {shown}");
+
+    [Fact]
+    public void asl_targets_must_lie_in_the_unit_interval() =>
+        Fails(() => Functional.asymmetric_loss(X, tensor(new[] { 1f, 2f, 0f, 0f })), "targets", "targets must lie in [0, 1], got values in [0, 2]");
+
+    [Fact]
+    public void asl_targets_shape_must_equal_inputs_shape() =>
+        Fails(() => Functional.asymmetric_loss(X.reshape(2, 2), T), "targets", "targets shape [4] must equal inputs shape [2, 2]");
+
+    [Theory]
+    [InlineData(-1.5, "-1.5")]
+    [InlineData(double.NaN, "NaN")]
+    public void poly1_epsilon_must_be_finite_and_at_least_minus_one(double epsilon, string shown) =>
+        Fails(() => Functional.poly1_focal_loss(X, T, epsilon: epsilon), "epsilon", $"epsilon must be finite and >= -1, got {shown}");
+
+    [Fact]
+    public void softmax_poly1_epsilon_is_checked_too() =>
+        Fails(() => Functional.softmax_poly1_cross_entropy(Logits3, Classes, epsilon: -2), "epsilon", "epsilon must be finite and >= -1, got -2");
+
+    [Fact]
+    public void softmax_poly1_focal_checks_its_class_weights() =>
+        Fails(() => Functional.softmax_poly1_focal_loss(Logits3, Classes, alpha: tensor(new[] { 0.5f })), "alpha", "length C = 3, got shape [1]");
+
+    [Theory]
+    [InlineData(1.0, "1")]
+    [InlineData(-0.1, "-0.1")]
+    [InlineData(double.NaN, "NaN")]
+    public void label_smoothing_must_lie_in_zero_one(double labelSmoothing, string shown)
+    {
+        Fails(() => Functional.sigmoid_focal_loss(X, T, labelSmoothing: labelSmoothing), "labelSmoothing", $"labelSmoothing must be in [0, 1), got {shown}");
+        Fails(() => Functional.binary_cross_entropy_with_logits(X, T, labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
+        Fails(() => Functional.softmax_focal_loss(Logits3, Classes, labelSmoothing: labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
+        Fails(() => Functional.softmax_cross_entropy(Logits3, Classes, labelSmoothing: labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
+        Fails(() => Functional.softmax_poly1_focal_loss(Logits3, Classes, labelSmoothing: labelSmoothing), "labelSmoothing", "labelSmoothing must be in [0, 1)");
+    }
+
+    [Theory]
+    [InlineData(0.0, "0")]
+    [InlineData(-1.0, "-1")]
+    [InlineData(double.PositiveInfinity, "Infinity")]
+    public void fl_star_gamma_must_be_finite_and_positive(double gamma, string shown) =>
+        Fails(() => Functional.focal_loss_star(X, T, gamma: gamma), "gamma", $"gamma must be finite and > 0, got {shown}");
+
+    [Fact]
+    public void fl_star_beta_must_be_finite() =>
+        Fails(() => Functional.focal_loss_star(X, T, beta: double.NaN), "beta", "beta must be finite, got NaN");
+
+    [Fact]
+    public void fl_star_targets_must_be_hard_labels() =>
+        Fails(() => Functional.focal_loss_star(X, tensor(new[] { 1f, 0.3f, 0f, 0.3f })), "targets", "targets must be hard 0/1 labels (FL* is defined for hard targets), got 0.30000001192092896 (2 such values)");
+
+    [Fact]
+    public void gamma_schedule_thresholds_must_ascend_strictly_within_zero_one()
+    {
+        Fails(() => new GammaSchedule([0.5, 0.2], [5.0, 3.0], 1), "thresholds", "thresholds must be strictly ascending values in (0, 1], got [0.5, 0.2]");
+        Fails(() => new GammaSchedule([0.2, 0.2], [5.0, 3.0], 1), "thresholds", "got [0.2, 0.2]");
+        Fails(() => new GammaSchedule([0.0], [5.0], 1), "thresholds", "got [0]");
+        Fails(() => new GammaSchedule([1.5], [5.0], 1), "thresholds", "got [1.5]");
+    }
+
+    [Fact]
+    public void gamma_schedule_needs_one_gamma_per_threshold() =>
+        Fails(() => new GammaSchedule([0.2, 0.5], [5.0], 1), "gammas", "gammas must hold one gamma per threshold (2), got 1");
+
+    [Fact]
+    public void gamma_schedule_gammas_must_be_finite_and_non_negative()
+    {
+        Fails(() => new GammaSchedule([0.2], [-5.0], 1), "gammas[0]", "gammas[0] must be finite and >= 0, got -5");
+        Fails(() => new GammaSchedule([0.2], [5.0], double.NaN), "finalGamma", "finalGamma must be finite and >= 0, got NaN");
+    }
+
+    [Fact]
+    public void sample_dependent_losses_check_alpha()
+    {
+        Fails(() => Functional.sigmoid_focal_loss_sample_dependent(X, T, alpha: 1.5), "alpha", "alpha must be in [0, 1] or null");
+        Fails(() => Functional.softmax_focal_loss_sample_dependent(Logits3, Classes, alpha: tensor(new[] { 1f, -1f, 1f })), "alpha", "finite and >= 0");
+    }
+
+    [Fact]
+    public void later_module_constructors_validate_hyper_parameters()
+    {
+        Fails(() => Losses.AsymmetricLoss(clip: 2), "clip", "got 2");
+        Fails(() => Losses.AsymmetricLoss(gamma_pos: -1), "gamma_pos", "got -1");
+        Fails(() => Losses.Poly1CrossEntropyLoss(epsilon: -3), "epsilon", "got -3");
+        Fails(() => Losses.Poly1FocalLoss(labelSmoothing: 1), "labelSmoothing", "got 1");
+        Fails(() => Losses.SoftmaxPoly1CrossEntropyLoss(labelSmoothing: -1), "labelSmoothing", "got -1");
+        Fails(() => Losses.SoftmaxPoly1FocalLoss(tensor(new[] { -1.0, 1.0 })), "alpha", "got [-1, 1]");
+        Fails(() => Losses.FocalLossStar(gamma: 0), "gamma", "got 0");
+        Fails(() => Losses.SigmoidFocalLossSampleDependent(alpha: -0.5), "alpha", "got -0.5");
+        Fails(() => Losses.SoftmaxFocalLossSampleDependent(alpha: tensor(new[] { 0.0, 0.0 })), "alpha", "got [0, 0]");
+        Fails(() => Losses.SigmoidFocalLoss(labelSmoothing: 1.5), "labelSmoothing", "got 1.5");
+        Fails(() => Losses.SoftmaxCrossEntropyLoss(labelSmoothing: 1), "labelSmoothing", "got 1");
     }
 }

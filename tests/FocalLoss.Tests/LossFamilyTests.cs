@@ -19,9 +19,9 @@ public class LossFamilyTests
         using var scope = NewDisposeScope();
         var x = tensor(Logits);
         var t = tensor(Targets);
-        var expected = Functional.sigmoid_focal_loss(x, t, 0.4, 1.5, Reduction.Sum).item<double>();
-        Assert.Equal(expected, new SigmoidFocalLoss(0.4, 1.5, Reduction.Sum).call(x, t).item<double>());
-        Assert.Equal(expected, Losses.SigmoidFocalLoss(0.4, 1.5, Reduction.Sum).call(x, t).item<double>());
+        var expected = Functional.sigmoid_focal_loss(x, t, 0.4, 1.5, reduction: Reduction.Sum).item<double>();
+        Assert.Equal(expected, new SigmoidFocalLoss(0.4, 1.5, reduction: Reduction.Sum).call(x, t).item<double>());
+        Assert.Equal(expected, Losses.SigmoidFocalLoss(0.4, 1.5, reduction: Reduction.Sum).call(x, t).item<double>());
         Assert.Equal(expected, Losses.SigmoidFocalLoss(0.4, 1.5).Compute(x, t, Reduction.Sum).item<double>());
     }
 
@@ -29,7 +29,9 @@ public class LossFamilyTests
     public void the_registry_is_the_one_table_of_names_and_each_name_is_the_functional_module_and_factory_name()
     {
         Assert.Equal(["sigmoid_focal_loss", "focal_loss_from_probabilities", "softmax_focal_loss", "binary_cross_entropy_with_logits",
-            "balanced_binary_cross_entropy_with_logits", "softmax_cross_entropy"], LossRegistry.Names);
+            "balanced_binary_cross_entropy_with_logits", "softmax_cross_entropy", "asymmetric_loss", "poly1_cross_entropy", "poly1_focal_loss",
+            "softmax_poly1_cross_entropy", "softmax_poly1_focal_loss", "focal_loss_star", "softmax_focal_loss_sample_dependent",
+            "sigmoid_focal_loss_sample_dependent"], LossRegistry.Names);
         foreach (var info in LossRegistry.All)
         {
             Assert.NotNull(typeof(Functional).GetMethod(info.Name));
@@ -48,6 +50,56 @@ public class LossFamilyTests
         }
         Assert.Equal("none", Losses.SigmoidFocalLoss(alpha: null).HyperParameters["alpha"]);
         Assert.Equal("[0.5, 2]", Losses.SoftmaxFocalLoss(tensor(new[] { 0.5, 2.0 })).HyperParameters["alpha"]);
+    }
+
+    /// <summary>A non-default value for every hyper-parameter name of the family, for a loss over C = 3 classes.</summary>
+    /// <remarks>The arms are typed object on purpose: TorchSharp converts numbers to Tensor implicitly, so a switch
+    /// whose arms all convert to Tensor would box every number as a scalar tensor.</remarks>
+    private static object NonDefault(System.Reflection.ParameterInfo parameter) => parameter.Name switch
+    {
+        "alpha" or "weight" when parameter.ParameterType == typeof(Tensor) => (object)tensor(new[] { 0.3, 1.2, 0.7 }),
+        "alpha" => 0.4,
+        "gamma" => 1.5,
+        "labelSmoothing" => 0.1,
+        "epsilon" => 0.5,
+        "gamma_neg" => 3.0,
+        "gamma_pos" => 0.5,
+        "clip" => 0.1,
+        "detach_focusing_weight" => true,
+        "beta" => 0.5,
+        "ignoreIndex" => 1L,
+        "schedule" => new GammaSchedule([0.5], [4.0], 1.0),
+        _ => throw new InvalidOperationException($"no non-default value for hyper-parameter '{parameter.Name}': add one here"),
+    };
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void every_module_and_factory_equals_its_functional_form_with_default_and_with_changed_hyper_parameters(bool changed)
+    {
+        using var scope = NewDisposeScope();
+        var binaryLogits = tensor(new[] { 2.5, -1.0, 0.3, -4.0, 7.0, 0.2 });
+        var binaryTargets = tensor(new[] { 1.0, 0.0, 0.0, 1.0, 1.0, 0.0 });
+        var classLogits = tensor(new[] { 1.0, 2.0, -1.0, 0.5, 0.5, 3.0, -2.0, 0.1, 0.4 }).reshape(3, 3);
+        var classTargets = tensor(new long[] { 1, 2, 0 });
+        foreach (var info in LossRegistry.All)
+        {
+            var (x, t) = info.Task == LossTask.MultiClass ? (classLogits, classTargets)
+                : info.Task == LossTask.MultiLabel ? (binaryLogits.reshape(2, 3), binaryTargets.reshape(2, 3))
+                : (info.Input == LossInput.Probabilities ? binaryLogits.sigmoid() : binaryLogits, binaryTargets);
+            var factory = typeof(Losses).GetMethod(info.Module.Name)!;
+            var factoryArgs = factory.GetParameters().Select(p => changed && p.Name != "reduction" ? NonDefault(p) : p.DefaultValue).ToArray();
+            using var module = (LossModule)factory.Invoke(null, factoryArgs)!;
+            var functional = typeof(Functional).GetMethod(info.Name)!;
+            var functionalArgs = functional.GetParameters().Select(p => p.Position == 0 ? x : p.Position == 1 ? t
+                : changed && p.Name != "reduction" ? NonDefault(p) : p.DefaultValue).ToArray();
+            var expected = ((Tensor)functional.Invoke(null, functionalArgs)!).item<double>();
+            Assert.True(double.IsFinite(expected), $"{info.Name}: finite");
+            Assert.Equal(expected, module.call(x, t).item<double>());
+            Assert.Equal(expected, module.Compute(x, t, Reduction.Mean).item<double>());
+            var constructed = (LossModule)Activator.CreateInstance(info.Module, factoryArgs)!;
+            Assert.Equal(expected, constructed.call(x, t).item<double>());
+        }
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public class SigmoidFocalLossProperties
     private const int ManyLong = 100;
 
     private static Eval.BinaryLoss Focal(BinaryCase c, Reduction reduction = Reduction.None) =>
-        (x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, c.Gamma, reduction);
+        (x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, c.Gamma, reduction: reduction);
 
     private static Property Holds(BinaryCase c, bool condition, string label) => condition.Label(label + ": " + c).Classified(c);
 
@@ -29,7 +29,7 @@ public class SigmoidFocalLossProperties
     public Property gamma_zero_equals_alpha_weighted_bce_in_value_and_gradient() =>
         Prop.ForAll(Generators.BinaryArb, Gen.Elements(Reduction.None, Reduction.Mean, Reduction.Sum).ToArbitrary(), (c, reduction) =>
         {
-            var focal = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, 0.0, reduction), c.Logits, c.Targets);
+            var focal = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, 0.0, reduction: reduction), c.Logits, c.Targets);
             // Independent reference: TorchSharp's fused BCE, weighted by alpha_t computed here, reduced here.
             var reference = Eval.WithGrad((x, t) =>
             {
@@ -208,7 +208,7 @@ public class SoftTargetProperties
         Prop.ForAll(Arb.From(SoftCases, ShrinkSoft), sc =>
         {
             var (c, soft) = sc;
-            var (loss, grad) = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, c.Gamma, Reduction.None), c.Logits, soft);
+            var (loss, grad) = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, c.Gamma, reduction: Reduction.None), c.Logits, soft);
             var failures = new List<string>();
             for (var i = 0; i < soft.Length; i++)
             {
@@ -230,7 +230,7 @@ public class SoftTargetProperties
         Prop.ForAll(Arb.From(SoftCasesLong, ShrinkSoft), sc =>
         {
             var (c, soft) = sc;
-            Eval.BinaryLoss loss = (x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, c.Gamma, Reduction.Sum);
+            Eval.BinaryLoss loss = (x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha, c.Gamma, reduction: Reduction.Sum);
             var grad = Eval.WithGrad(loss, c.Logits, soft).Grad;
             var mismatch = FiniteDifferences.Mismatch(x => Eval.Values(loss, x, soft).Single(), c.Logits, grad);
             return (mismatch is null).Label($"{mismatch}: {c} soft targets [{string.Join(", ", soft.Select(t => t.ToString("R")))}]");
@@ -243,7 +243,7 @@ public class SoftTargetProperties
         var targets = new[] { 0.9, 0.1, 1.0, 0.0, 0.5 };
         foreach (var gamma in new[] { 0.0, 0.3, 2.0, 5.0 })
         {
-            var (loss, grad) = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, 0.25, gamma, Reduction.None), logits, targets, ScalarType.Float32);
+            var (loss, grad) = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, 0.25, gamma, reduction: Reduction.None), logits, targets, ScalarType.Float32);
             Assert.True(loss.Concat(grad).All(double.IsFinite), $"gamma {gamma}: loss [{string.Join(", ", loss)}] grad [{string.Join(", ", grad)}]");
         }
     }

@@ -27,7 +27,7 @@ public class SoftmaxFocalLossProperties
             var classes = tensor(c.Targets.Select(t => (long)t).ToArray());
             var softmax = Functional.softmax_focal_loss(pairs, classes, null, c.Gamma, reduction: reduction);
             softmax.sum().backward();
-            var sigmoid = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, null, c.Gamma, reduction), c.Logits, c.Targets);
+            var sigmoid = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, null, c.Gamma, reduction: reduction), c.Logits, c.Targets);
             var softmaxLoss = Eval.ToArray(softmax);
             // d/dx of the binary loss equals d/d(second logit) of the pair.
             var softmaxGrad = Eval.ToArray(pairs.grad!.select(1, 1));

@@ -52,7 +52,7 @@ public class SoftmaxGoldenValueTests
         using var scope = NewDisposeScope();
         var x = tensor(c.Logits.SelectMany(row => row).ToArray(), ScalarType.Float64).reshape(c.Logits.Length, c.Logits[0].Length).requires_grad_(true);
         var alpha = c.Alpha is null ? null : tensor(c.Alpha, ScalarType.Float64);
-        var loss = Functional.softmax_focal_loss(x, tensor(c.Targets), alpha, c.Gamma, c.IgnoreIndex, ReductionOf(c));
+        var loss = Functional.softmax_focal_loss(x, tensor(c.Targets), alpha, c.Gamma, c.IgnoreIndex, reduction: ReductionOf(c));
         loss.sum().backward();
         return (Eval.ToArray(loss), Eval.ToArray(x.grad!));
     }

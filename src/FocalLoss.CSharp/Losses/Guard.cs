@@ -70,10 +70,44 @@ public static class Guard
             throw new ArgumentException($"{name} must be on {referenceName}'s device {reference.device}, got {tensor.device}", name);
     }
 
-    internal static void Gamma(double gamma)
+    internal static void Gamma(double gamma, string name = "gamma")
     {
         if (!double.IsFinite(gamma) || gamma < 0)
-            throw new ArgumentException($"gamma must be finite and >= 0, got {Format.Number(gamma)}", nameof(gamma));
+            throw new ArgumentException($"{name} must be finite and >= 0, got {Format.Number(gamma)}", name);
+    }
+
+    /// <summary>A focusing parameter that divides the loss (FL*): finite and strictly positive.</summary>
+    internal static void PositiveGamma(double gamma)
+    {
+        if (!double.IsFinite(gamma) || !(gamma > 0))
+            throw new ArgumentException($"gamma must be finite and > 0, got {Format.Number(gamma)}", nameof(gamma));
+    }
+
+    internal static void Finite(double value, string name)
+    {
+        if (!double.IsFinite(value))
+            throw new ArgumentException($"{name} must be finite, got {Format.Number(value)}", name);
+    }
+
+    /// <summary>Poly-1's coefficient: finite and >= -1 (the paper's range; -1 cancels the leading polynomial term of CE).</summary>
+    internal static void Epsilon(double epsilon)
+    {
+        if (!double.IsFinite(epsilon) || epsilon < -1)
+            throw new ArgumentException($"epsilon must be finite and >= -1, got {Format.Number(epsilon)}", nameof(epsilon));
+    }
+
+    /// <summary>Label smoothing in [0, 1): 0 is off; 1 would erase the labels.</summary>
+    internal static void LabelSmoothing(double labelSmoothing)
+    {
+        if (!(labelSmoothing >= 0 && labelSmoothing < 1))
+            throw new ArgumentException($"labelSmoothing must be in [0, 1), got {Format.Number(labelSmoothing)}", nameof(labelSmoothing));
+    }
+
+    /// <summary>ASL's probability margin in [0, 1): 0 turns it off.</summary>
+    internal static void Clip(double clip)
+    {
+        if (!(clip >= 0 && clip < 1))
+            throw new ArgumentException($"clip must be in [0, 1) (0: no probability margin), got {Format.Number(clip)}", nameof(clip));
     }
 
     internal static void Alpha(double? alpha)
@@ -143,6 +177,23 @@ public static class Guard
         if (CheckTensorValues && !(lo >= 0 && hi <= 0.25))
             InUnitInterval(targets, name); // throws, naming the actual range
         return hi == 0;
+    }
+
+    /// <summary>
+    /// Hard 0/1 targets only, for losses defined on labels (FL*): every element 0 or 1 (NaN fails), naming one
+    /// offending value. Skipped when <see cref="CheckTensorValues"/> is off.
+    /// </summary>
+    internal static void HardTargets(Tensor targets, string name, string why)
+    {
+        if (!CheckTensorValues || targets.numel() == 0) return;
+        using var scope = NewDisposeScope();
+        var t = targets.detach();
+        var bad = t.ne(0).logical_and(t.ne(1));
+        if (bad.any().item<bool>())
+        {
+            var example = t.masked_select(bad)[0].to_type(ScalarType.Float64).item<double>();
+            throw new ArgumentException($"{name} must be hard 0/1 labels ({why}), got {Format.Number(example)} ({bad.sum().item<long>()} such values)", name);
+        }
     }
 
     /// <summary>Class-index targets: int64, every value in [0, classes) or equal to ignoreIndex.</summary>

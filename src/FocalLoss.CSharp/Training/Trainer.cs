@@ -19,6 +19,14 @@ public enum BatchReduction
     /// <summary>The batch sum: what the seed's MindSpore code effectively trains with (its loss returns
     /// per-sample values and <c>value_and_grad</c> back-propagates a sensitivity of ones).</summary>
     Sum,
+    /// <summary>
+    /// The detection convention (RetinaNet's normaliser): the sum of the batch's per-element losses divided by
+    /// <c>max(1, number of positive targets in the batch)</c>, by <see cref="Functional.sum_over_positives"/>. A
+    /// positive is a target above 1/2 (the 1s of 0/1 targets); a batch without positives is divided by 1, i.e.
+    /// it trains on the plain sum. For binary and multi-label losses; a multi-class loss (class-index targets,
+    /// no positives to count) is refused when training starts.
+    /// </summary>
+    SumOverPositives,
 }
 
 /// <summary>The optimiser a run uses.</summary>
@@ -53,7 +61,7 @@ public sealed record TrainerConfig
     public bool Shuffle { get; init; } = true;
     /// <summary>Seeds the model's initialisation (torch's global generator) and the shuffling (its own generator).</summary>
     public long Seed { get; init; }
-    /// <summary>Mean or sum over the batch (the seed's code effectively uses sum).</summary>
+    /// <summary>Mean, sum, or sum over the number of positives, over the batch (the seed's code effectively uses sum).</summary>
     [JsonConverter(typeof(JsonStringEnumConverter))]
     public BatchReduction Reduction { get; init; } = BatchReduction.Mean;
     /// <summary>Decision threshold for accuracy, precision, recall and F1 (binary) and for micro/macro F1 (multi-label).</summary>
@@ -73,7 +81,7 @@ public sealed record TrainerConfig
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"WeightDecay must be finite and >= 0, got {Format.Number(WeightDecay)}", nameof(WeightDecay));
         if (BatchSize < 1) throw new ArgumentException($"BatchSize must be >= 1, got {BatchSize}", nameof(BatchSize));
         if (Epochs < 1) throw new ArgumentException($"Epochs must be >= 1, got {Epochs}", nameof(Epochs));
-        if (!Enum.IsDefined(Reduction)) throw new ArgumentException($"Reduction must be Mean or Sum, got {(int)Reduction}", nameof(Reduction));
+        if (!Enum.IsDefined(Reduction)) throw new ArgumentException($"Reduction must be Mean, Sum or SumOverPositives, got {(int)Reduction}", nameof(Reduction));
         if (!(Threshold >= 0 && Threshold <= 1)) throw new ArgumentException($"Threshold must be in [0, 1], got {Format.Number(Threshold)}", nameof(Threshold));
         Devices.Resolve(Device);
         return this;
@@ -134,6 +142,10 @@ public static class Trainer
         config.Validate();
         if (!Fits(loss.Task, train.Task))
             throw new ArgumentException($"loss {loss.Name} is for {loss.Task} tasks but dataset {train.Name} is {train.Task}", nameof(loss));
+        var overPositives = config.Reduction == BatchReduction.SumOverPositives;
+        if (overPositives && loss.Task == LossTask.MultiClass)
+            throw new ArgumentException(
+                $"config.Reduction SumOverPositives needs binary or multi-label targets to count positives, but loss {loss.Name} is for {loss.Task} tasks (class-index targets): use Mean or Sum", nameof(config));
         var device = Devices.Resolve(config.Device);
         using var trainOnDevice = train.Device.ToString() == device.ToString() ? null : train.To(device);
         var data = trainOnDevice ?? train;
@@ -163,7 +175,10 @@ public static class Trainer
                 var index = order.slice(0, start, Math.Min(start + config.BatchSize, n), 1);
                 var output = model.call(data.Features.index_select(0, index));
                 var inputs = loss.Input == LossInput.Probabilities ? output.sigmoid() : output;
-                var value = loss.Compute(inputs, data.Labels.index_select(0, index), reduction);
+                var targets = data.Labels.index_select(0, index);
+                // SumOverPositives: the per-element losses, summed and divided by max(1, positives) once, here.
+                var perElement = overPositives ? loss.Compute(inputs, targets, Reduction.None) : null;
+                var value = perElement is null ? loss.Compute(inputs, targets, reduction) : Functional.sum_over_positives(perElement, targets);
                 optimizer.zero_grad();
                 value.backward();
                 step++;
@@ -175,8 +190,9 @@ public static class Trainer
                     break;
                 }
                 optimizer.step();
-                var v = value.item<float>();
-                lossSum += config.Reduction == BatchReduction.Sum ? v : v * index.shape[0];
+                // The epoch's train loss is the mean per sample whatever the batch reduction.
+                var v = perElement is null ? value.item<float>() : perElement.detach().sum().item<float>();
+                lossSum += config.Reduction == BatchReduction.Mean ? v * index.shape[0] : v;
                 progress.Report(step);
             }
             if (divergedAt is not null) break;
