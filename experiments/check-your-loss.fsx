@@ -2,7 +2,8 @@
 // counterexample for every law it breaks), then sweep it against cross-entropy and focal loss with the
 // standard report. The example is a Poly-1 focal loss written by hand (Leng et al. 2022, arXiv:2204.12511):
 // FL + epsilon (1 - p_t)^(gamma + 1), in log space, and a naive variant that takes log p_t of a float32
-// probability; the first keeps its laws, the second breaks one and shows where.
+// probability; the first keeps its laws (and equals the library's poly1_focal_loss), the second breaks one
+// and shows where.
 // Writes results/check-your-loss/laws.md, report.html and summary.md.
 // How: dotnet build -c Release && dotnet fsi experiments/check-your-loss.fsx [--seeds 5 --epochs 10 --workers 2] (-- --help lists the options)
 #load "load.fsx"
@@ -50,11 +51,14 @@ CustomLosses.register "poly1_focal" FocalLoss.Data.LossTask.Binary [ "epsilon"; 
 Experiment.serveAsWorker fsi.CommandLineArgs
 
 let cli = Cli.sweep "check-your-loss.fsx" 5 10 (Cli.scriptArguments fsi.CommandLineArgs)
-let focalReference : LossLaws.LossFn = fun x t -> Functional.sigmoid_focal_loss(x, t, System.Nullable(), 2.0, torch.nn.Reduction.None)
+let focalReference : LossLaws.LossFn = fun x t -> Functional.sigmoid_focal_loss(x, t, System.Nullable(), 2.0, reduction = torch.nn.Reduction.None)
+let libraryPoly1 : LossLaws.LossFn = fun x t -> Functional.poly1_focal_loss(x, t, System.Nullable(), 2.0, 1.0, reduction = torch.nn.Reduction.None)
 let laws =
     [ LossLaws.NonIncreasingInPt; LossLaws.LabelFlipSymmetric; LossLaws.FiniteAtExtremes; LossLaws.GradientMatchesFiniteDifferences ]
 let good = LossLaws.check (LossLaws.Function("poly-1 focal", poly1Focal 1.0 2.0)) laws
-let atZero = LossLaws.check (LossLaws.Function("poly-1 focal, epsilon 0", poly1Focal 0.0 2.0)) [ LossLaws.ReducesTo("focal loss (gamma 2, alpha off)", focalReference) ]
+let atZero =
+    LossLaws.check (LossLaws.Function("poly-1 focal, epsilon 0", poly1Focal 0.0 2.0)) [ LossLaws.ReducesTo("focal loss (gamma 2, alpha off)", focalReference) ]
+    @ LossLaws.check (LossLaws.Function("poly-1 focal", poly1Focal 1.0 2.0)) [ LossLaws.ReducesTo("the library's poly1_focal_loss (alpha off, gamma 2, epsilon 1)", libraryPoly1) ]
 let naive = LossLaws.check (LossLaws.Function("naive poly-1 focal", naivePoly1Focal 1.0 2.0)) laws
 printfn "\nPoly-1 focal (epsilon 1, gamma 2), written in log space:\n%s" (LossLaws.format (good @ atZero))
 printfn "\nThe same formula from float32 probabilities:\n%s" (LossLaws.format naive)

@@ -55,6 +55,21 @@ type Model =
     /// A small convolutional network for 28 x 28 digit images.
     | Cnn
 
+/// A gamma schedule of the sample-dependent focal loss (FLSD): the gamma of the first step whose threshold
+/// p_t is below, else `Final`; thresholds strictly ascending in (0, 1], gammas finite and >= 0.
+type GammaSteps =
+    { /// (threshold, gamma) pairs: a sample with p_t below the threshold gets the gamma.
+      Steps: (float * float) list
+      /// The gamma of every sample at or above the last threshold.
+      Final: float }
+
+module GammaSteps =
+    /// FLSD-53 (Mukhoti et al. 2020): gamma 5 for p_t below 0.2, else 3.
+    let flsd53 = { Steps = [ 0.2, 5.0 ]; Final = 3.0 }
+
+    /// One gamma for every sample: FLSD reduces to focal loss.
+    let constant (gamma: float) = { Steps = []; Final = gamma }
+
 /// A loss of the family with its own hyper-parameters; `None` turns an optional weighting off.
 type Loss =
     /// Plain binary cross-entropy on logits: the baseline of binary tasks.
@@ -69,6 +84,28 @@ type Loss =
     | SoftmaxCrossEntropy
     /// Multi-class focal loss; per-class alpha (length C, finite, >= 0) or None, gamma >= 0.
     | SoftmaxFocal of alpha: float[] option * gamma: float
+    /// Asymmetric Loss (Ridnik et al. 2021) for multi-label (and binary) logits: gammaNeg, gammaPos finite
+    /// and >= 0, the probability margin clip in [0, 1); detachFocusingWeight as the authors'
+    /// disable_torch_grad_focal_loss (same value, another gradient).
+    | Asymmetric of gammaNeg: float * gammaPos: float * clip: float * detachFocusingWeight: bool
+    /// Poly-1 cross-entropy (Leng et al. 2022): CE + epsilon (1 - p_t), epsilon finite and >= -1.
+    | Poly1CrossEntropy of epsilon: float
+    /// Poly-1 focal loss: FL + epsilon (1 - p_t)^(gamma + 1); alpha weights the focal term.
+    | Poly1Focal of alpha: float option * gamma: float * epsilon: float
+    /// Softmax Poly-1 cross-entropy.
+    | SoftmaxPoly1CrossEntropy of epsilon: float
+    /// Softmax Poly-1 focal loss; per-class alpha or None.
+    | SoftmaxPoly1Focal of alpha: float[] option * gamma: float * epsilon: float
+    /// FL* (Lin et al. 2017, appendix A): -log sigmoid(gamma x_t + beta) / gamma; gamma > 0, beta finite.
+    | FocalStar of gamma: float * beta: float
+    /// Focal loss with a gamma chosen per sample from p_t (FLSD, Mukhoti et al. 2020); alpha in [0, 1] or None.
+    | SigmoidFocalSampleDependent of schedule: GammaSteps * alpha: float option
+    /// Softmax focal loss with a gamma chosen per sample from p_t; per-class alpha or None.
+    | SoftmaxFocalSampleDependent of schedule: GammaSteps * alpha: float[] option
+    /// A loss of the family trained on smoothed targets, labelSmoothing in (0, 1): binary targets move towards
+    /// 1/2, class targets towards the uniform distribution. For the losses with a labelSmoothing parameter
+    /// (the cross-entropies, sigmoid and softmax focal loss, the Poly-1 losses).
+    | Smoothed of labelSmoothing: float * loss: Loss
     /// A loss written by the user (e.g. in a script) and registered by name with `CustomLosses.register`,
     /// with its named hyper-parameters in the declared order.
     | Custom of name: string * parameters: (string * float) list
@@ -94,6 +131,9 @@ type BatchReduction =
     | BatchMean
     /// The batch sum (what the seed's MindSpore code trains with).
     | BatchSum
+    /// The batch sum over max(1, positive targets in the batch): the detection convention (RetinaNet);
+    /// binary and multi-label losses only.
+    | BatchSumOverPositives
 
 /// Post-hoc recalibration of a run's probabilities (Guo et al. 2017).
 type Recalibration =
@@ -213,13 +253,22 @@ module Model =
 
 module Loss =
     /// The loss's canonical name in the C# family (FocalLoss.LossRegistry), which is its functional form's name.
-    let name = function
+    let rec name = function
         | BinaryCrossEntropy -> nameof Functional.binary_cross_entropy_with_logits
         | BalancedBinaryCrossEntropy _ -> nameof Functional.balanced_binary_cross_entropy_with_logits
         | SigmoidFocal _ -> nameof Functional.sigmoid_focal_loss
         | FocalFromProbabilities _ -> nameof Functional.focal_loss_from_probabilities
         | SoftmaxCrossEntropy -> nameof Functional.softmax_cross_entropy
         | SoftmaxFocal _ -> nameof Functional.softmax_focal_loss
+        | Asymmetric _ -> nameof Functional.asymmetric_loss
+        | Poly1CrossEntropy _ -> nameof Functional.poly1_cross_entropy
+        | Poly1Focal _ -> nameof Functional.poly1_focal_loss
+        | SoftmaxPoly1CrossEntropy _ -> nameof Functional.softmax_poly1_cross_entropy
+        | SoftmaxPoly1Focal _ -> nameof Functional.softmax_poly1_focal_loss
+        | FocalStar _ -> nameof Functional.focal_loss_star
+        | SigmoidFocalSampleDependent _ -> nameof Functional.sigmoid_focal_loss_sample_dependent
+        | SoftmaxFocalSampleDependent _ -> nameof Functional.softmax_focal_loss_sample_dependent
+        | Smoothed(_, inner) -> name inner
         | Custom(name, _) -> name
 
     /// The task the loss trains for, from the family's registry or the custom registration.
@@ -240,11 +289,16 @@ module Loss =
     let isBaseline (loss: Loss) = loss = BinaryCrossEntropy || loss = SoftmaxCrossEntropy
 
     let private alphaText = function Some a -> num a | None -> "none"
+    let private weightsText = function Some (w: float[]) -> $"""[{String.Join(", ", w |> Array.map num)}]""" | None -> "none"
+    let private stepsText (s: GammaSteps) =
+        let steps = s.Steps |> List.map (fun (t, g) -> $"p<{num t}: {num g}")
+        $"""[{String.Join(", ", steps @ [ $"else {num s.Final}" ])}]"""
 
     /// The label reports print, e.g. "CE", "balanced CE a=0.25", "focal a=none g=2", "focal(p) a=0.25 g=2",
-    /// "softmax CE", "softmax focal a=[1, 2.5] g=2". Every number is printed exactly, so the label parses
-    /// back to the same loss (<see cref="ofLabel"/>).
-    let label = function
+    /// "softmax CE", "softmax focal a=[1, 2.5] g=2", "ASL g-=4 g+=1 clip=0.05", "FLSD [p<0.2: 5, else 3] a=none",
+    /// "focal a=0.25 g=2 ls=0.1". Every number is printed exactly, so the label parses back to the same loss
+    /// (<see cref="ofLabel"/>).
+    let rec label = function
         | BinaryCrossEntropy -> "CE"
         | BalancedBinaryCrossEntropy a -> $"balanced CE a={num a}"
         | SigmoidFocal(a, g) -> $"focal a={alphaText a} g={num g}"
@@ -252,37 +306,93 @@ module Loss =
         | SoftmaxCrossEntropy -> "softmax CE"
         | SoftmaxFocal(None, g) -> $"softmax focal a=none g={num g}"
         | SoftmaxFocal(Some a, g) -> $"""softmax focal a=[{String.Join(", ", a |> Array.map num)}] g={num g}"""
+        | Asymmetric(gn, gp, clip, detach) -> $"""ASL g-={num gn} g+={num gp} clip={num clip}{if detach then " detached" else ""}"""
+        | Poly1CrossEntropy e -> $"poly-1 CE e={num e}"
+        | Poly1Focal(a, g, e) -> $"poly-1 focal a={alphaText a} g={num g} e={num e}"
+        | SoftmaxPoly1CrossEntropy e -> $"softmax poly-1 CE e={num e}"
+        | SoftmaxPoly1Focal(a, g, e) -> $"softmax poly-1 focal a={weightsText a} g={num g} e={num e}"
+        | FocalStar(g, b) -> $"FL* g={num g} b={num b}"
+        | SigmoidFocalSampleDependent(s, a) -> $"FLSD {stepsText s} a={alphaText a}"
+        | SoftmaxFocalSampleDependent(s, a) -> $"softmax FLSD {stepsText s} a={weightsText a}"
+        | Smoothed(ls, inner) -> $"{label inner} ls={num ls}"
         | Custom(name, ps) -> $"""{name}({String.Join(", ", ps |> List.map (fun (k, v) -> $"{k}={num v}"))})"""
 
     let private number = @"(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|NaN|-?Infinity)"
+    let private optionalAlpha (text: string) = if text = "none" then None else Some(float text)
+    let private weights (text: string) =
+        if text = "none" then None
+        else
+            let parts = text.Trim('[', ']').Split(',', StringSplitOptions.TrimEntries)
+            if parts |> Array.exists (fun p -> not (Regex.IsMatch(p, $"^{number}$"))) then
+                invalidArg "text" $"a per-class alpha in a label must be numbers separated by commas, got [{text.Trim('[', ']')}]"
+            Some(parts |> Array.map float)
+    let private steps (text: string) =
+        let parts = text.Trim('[', ']').Split(',', StringSplitOptions.TrimEntries) |> List.ofArray
+        let bad () = invalidArg "text" $"a gamma schedule in a label must read [p<T: G, ..., else G], got {text}"
+        match List.rev parts with
+        | last :: before ->
+            let final = Regex.Match(last, $"^else {number}$")
+            if not final.Success then bad ()
+            let stepOf (part: string) =
+                let m = Regex.Match(part, $"^p<{number}: {number}$")
+                if not m.Success then bad ()
+                float m.Groups[1].Value, float m.Groups[2].Value
+            { Steps = before |> List.rev |> List.map stepOf; Final = float final.Groups[1].Value }
+        | [] -> bad ()
     let private forms =
         [ Regex($"^balanced CE a={number}$"), (fun (g: string list) -> BalancedBinaryCrossEntropy(float g[0]))
           Regex($"^focal a=(none|{number}) g={number}$"), (fun g -> SigmoidFocal((if g[0] = "none" then None else Some(float g[0])), float g[2]))
           Regex($@"^focal\(p\) a=(none|{number}) g={number}$"), (fun g -> FocalFromProbabilities((if g[0] = "none" then None else Some(float g[0])), float g[2]))
-          Regex($@"^softmax focal a=(none|\[[^\]]*\]) g={number}$"), (fun g ->
-              let alpha =
-                  if g[0] = "none" then None
-                  else
-                      let parts = g[0].Trim('[', ']').Split(',', StringSplitOptions.TrimEntries)
-                      if parts |> Array.exists (fun p -> not (Regex.IsMatch(p, $"^{number}$"))) then invalidArg "text" $"the per-class alpha of a softmax focal label must be numbers separated by commas, got [{g[0].Trim('[', ']')}]"
-                      Some(parts |> Array.map float)
-              SoftmaxFocal(alpha, float g[1])) ]
+          Regex($@"^softmax focal a=(none|\[[^\]]*\]) g={number}$"), (fun g -> SoftmaxFocal(weights g[0], float g[1]))
+          Regex($@"^ASL g-={number} g\+={number} clip={number}( detached)?$"), (fun g -> Asymmetric(float g[0], float g[1], float g[2], g[3] <> ""))
+          Regex($"^poly-1 CE e={number}$"), (fun g -> Poly1CrossEntropy(float g[0]))
+          Regex($"^poly-1 focal a=(none|{number}) g={number} e={number}$"), (fun g -> Poly1Focal(optionalAlpha g[0], float g[2], float g[3]))
+          Regex($"^softmax poly-1 CE e={number}$"), (fun g -> SoftmaxPoly1CrossEntropy(float g[0]))
+          Regex($@"^softmax poly-1 focal a=(none|\[[^\]]*\]) g={number} e={number}$"), (fun g -> SoftmaxPoly1Focal(weights g[0], float g[1], float g[2]))
+          Regex($"^FL\* g={number} b={number}$"), (fun g -> FocalStar(float g[0], float g[1]))
+          Regex($@"^FLSD (\[[^\]]*\]) a=(none|{number})$"), (fun g -> SigmoidFocalSampleDependent(steps g[0], optionalAlpha g[1]))
+          Regex($@"^softmax FLSD (\[[^\]]*\]) a=(none|\[[^\]]*\])$"), (fun g -> SoftmaxFocalSampleDependent(steps g[0], weights g[1])) ]
 
     /// Every problem of a loss's own hyper-parameters, each naming the field, the expectation and the value.
-    let problems (loss: Loss) : string list =
-        let gamma (g: float) = if not (g >= 0.0) || Double.IsInfinity g then [ $"Loss.gamma must be finite and >= 0, got {num g}" ] else []
+    let rec problems (loss: Loss) : string list =
+        let nonNegative field (g: float) = if not (g >= 0.0) || Double.IsInfinity g then [ $"Loss.{field} must be finite and >= 0, got {num g}" ] else []
+        let gamma = nonNegative "gamma"
         let alpha (a: float) = if not (a >= 0.0 && a <= 1.0) then [ $"Loss.alpha must be in [0, 1], got {num a}" ] else []
+        let optionalAlpha (a: float option) = a |> Option.map alpha |> Option.defaultValue []
+        let weights (a: float[] option) =
+            match a with
+            | Some w when w.Length = 0 || w |> Array.exists (fun v -> not (v >= 0.0) || Double.IsInfinity v) || w |> Array.forall (fun v -> v = 0.0) ->
+                [ $"""Loss.alpha must be per-class weights, finite and >= 0 with at least one > 0, got [{String.Join(", ", w |> Array.map num)}]""" ]
+            | _ -> []
+        let epsilon (e: float) = if not (e >= -1.0) || Double.IsInfinity e then [ $"Loss.epsilon must be finite and >= -1, got {num e}" ] else []
+        let schedule (s: GammaSteps) =
+            let thresholds = s.Steps |> List.map fst
+            [ if thresholds |> List.exists (fun t -> not (t > 0.0 && t <= 1.0)) || thresholds |> List.pairwise |> List.exists (fun (a, b) -> not (a < b)) then
+                  yield $"""Loss.schedule thresholds must be strictly ascending in (0, 1], got [{String.Join(", ", thresholds |> List.map num)}]"""
+              for i, (_, g) in List.indexed s.Steps do yield! nonNegative $"schedule gamma {i}" g
+              yield! nonNegative "schedule final gamma" s.Final ]
         match loss with
         | BalancedBinaryCrossEntropy a -> alpha a
         | SigmoidFocal(a, g)
-        | FocalFromProbabilities(a, g) -> (a |> Option.map alpha |> Option.defaultValue []) @ gamma g
-        | SoftmaxFocal(a, g) ->
-            let weights =
-                match a with
-                | Some w when w.Length = 0 || w |> Array.exists (fun v -> not (v >= 0.0) || Double.IsInfinity v) || w |> Array.forall (fun v -> v = 0.0) ->
-                    [ $"""Loss.alpha must be per-class weights, finite and >= 0 with at least one > 0, got [{String.Join(", ", w |> Array.map num)}]""" ]
-                | _ -> []
-            weights @ gamma g
+        | FocalFromProbabilities(a, g) -> optionalAlpha a @ gamma g
+        | SoftmaxFocal(a, g) -> weights a @ gamma g
+        | Asymmetric(gn, gp, clip, _) ->
+            nonNegative "gammaNeg" gn @ nonNegative "gammaPos" gp
+            @ (if not (clip >= 0.0 && clip < 1.0) then [ $"Loss.clip must be in [0, 1), got {num clip}" ] else [])
+        | Poly1CrossEntropy e | SoftmaxPoly1CrossEntropy e -> epsilon e
+        | Poly1Focal(a, g, e) -> optionalAlpha a @ gamma g @ epsilon e
+        | SoftmaxPoly1Focal(a, g, e) -> weights a @ gamma g @ epsilon e
+        | FocalStar(g, b) ->
+            (if not (g > 0.0) || Double.IsInfinity g then [ $"Loss.gamma must be finite and > 0 (FL* divides by it), got {num g}" ] else [])
+            @ (if not (Double.IsFinite b) then [ $"Loss.beta must be finite, got {num b}" ] else [])
+        | SigmoidFocalSampleDependent(s, a) -> schedule s @ optionalAlpha a
+        | SoftmaxFocalSampleDependent(s, a) -> schedule s @ weights a
+        | Smoothed(ls, inner) ->
+            [ if not (ls > 0.0 && ls < 1.0) then yield $"Loss.labelSmoothing must be in (0, 1) (leave Smoothed out for none), got {num ls}"
+              match inner with
+              | BinaryCrossEntropy | BalancedBinaryCrossEntropy _ | SigmoidFocal _ | SoftmaxCrossEntropy | SoftmaxFocal _
+              | Poly1CrossEntropy _ | Poly1Focal _ | SoftmaxPoly1CrossEntropy _ | SoftmaxPoly1Focal _ -> yield! problems inner
+              | other -> yield $"Loss.loss of Smoothed must be a loss with label smoothing (CE, balanced CE, focal, softmax CE, softmax focal, poly-1), got '{label other}'" ]
         | BinaryCrossEntropy | SoftmaxCrossEntropy -> []
         | Custom(name, ps) ->
             match CustomLosses.tryFind name with
@@ -295,11 +405,13 @@ module Loss =
 
     /// Parses a label printed by <see cref="label"/> back to its loss; anything else, or a loss whose
     /// hyper-parameters are out of range, is an error.
-    let ofLabel (text: string) =
+    let rec ofLabel (text: string) =
         let custom = Regex.Match(text, @"^([a-z][a-z0-9_]*)\((.*)\)$")
+        let smoothed = Regex.Match(text, $"^(.*) ls={number}$")
         match text with
         | "CE" -> BinaryCrossEntropy
         | "softmax CE" -> SoftmaxCrossEntropy
+        | _ when smoothed.Success -> Smoothed(float smoothed.Groups[2].Value, ofLabel smoothed.Groups[1].Value)
         | _ when custom.Success ->
             let ps =
                 custom.Groups[2].Value.Split(',', StringSplitOptions.TrimEntries ||| StringSplitOptions.RemoveEmptyEntries)
@@ -315,44 +427,82 @@ module Loss =
                 let m = re.Match text
                 if m.Success then Some(make [ for i in 1 .. m.Groups.Count - 1 -> m.Groups[i].Value ]) else None)
             |> Option.defaultWith (fun () ->
-                invalidArg "text" $"a loss label must be one of CE, softmax CE, 'balanced CE a=A', 'focal a=A|none g=G', 'focal(p) a=A|none g=G', 'softmax focal a=[A, ...]|none g=G'; got '{text}'")
+                invalidArg "text" ("a loss label must be one of CE, softmax CE, 'balanced CE a=A', 'focal a=A|none g=G', 'focal(p) a=A|none g=G', "
+                                   + "'softmax focal a=[A, ...]|none g=G', 'ASL g-=G g+=G clip=C[ detached]', 'poly-1 CE e=E', 'poly-1 focal a=A|none g=G e=E', "
+                                   + "'softmax poly-1 CE e=E', 'softmax poly-1 focal a=[A, ...]|none g=G e=E', 'FL* g=G b=B', 'FLSD [p<T: G, ..., else G] a=A|none', "
+                                   + "'softmax FLSD [p<T: G, ..., else G] a=[A, ...]|none', any of these followed by ' ls=S', or name(k=v, ...) of a registered loss; "
+                                   + $"got '{text}'"))
             |> fun loss ->
                 match problems loss with
                 | [] -> loss
                 | ps -> invalidArg "text" $"""the label '{text}' names an invalid loss: {String.Join("; ", ps)}"""
 
-    /// The loss to train with (the caller disposes it when it is IDisposable, as the family's modules are).
-    let create (loss: Loss) : ILossFunction =
+    /// Builds a module from per-class weights as a float32 tensor (or null), disposed once the module has
+    /// copied it.
+    let private withWeights (a: float[] option) (make: TorchSharp.torch.Tensor | null -> ILossFunction) =
+        match a with
+        | Some w ->
+            use t = TorchSharp.torch.tensor(w, dtype = TorchSharp.torch.ScalarType.Float32)
+            make t
+        | None -> make null
+
+    let private gammaSchedule (s: GammaSteps) =
+        GammaSchedule(s.Steps |> List.map fst |> Array.ofList, s.Steps |> List.map snd |> Array.ofList, s.Final)
+
+    /// The loss to train with, its targets smoothed by `ls` where the case takes smoothing.
+    let private createSmoothed (ls: float) (loss: Loss) : ILossFunction =
         match loss with
         | Custom(name, ps) ->
             match CustomLosses.tryFind name with
             | Some c -> c.Create(Map.ofList ps)
             | None -> invalidArg "loss" $"custom loss '{name}' is not registered in this process: a sweep of a script-defined loss needs the script as its worker (Experiment.serveAsWorker)"
-        | BinaryCrossEntropy -> Losses.BinaryCrossEntropyWithLogitsLoss() :> ILossFunction
-        | BalancedBinaryCrossEntropy a -> Losses.BalancedBinaryCrossEntropyWithLogitsLoss(a)
-        | SigmoidFocal(a, g) -> Losses.SigmoidFocalLoss(Option.toNullable a, g)
+        | BinaryCrossEntropy -> Losses.BinaryCrossEntropyWithLogitsLoss(labelSmoothing = ls) :> ILossFunction
+        | BalancedBinaryCrossEntropy a -> Losses.BalancedBinaryCrossEntropyWithLogitsLoss(a, labelSmoothing = ls)
+        | SigmoidFocal(a, g) -> Losses.SigmoidFocalLoss(Option.toNullable a, g, labelSmoothing = ls)
         | FocalFromProbabilities(a, g) -> Losses.FocalLossFromProbabilities(Option.toNullable a, g)
-        | SoftmaxCrossEntropy -> Losses.SoftmaxCrossEntropyLoss()
-        | SoftmaxFocal(a, g) ->
-            match a with
-            | Some weights ->
-                use alpha = TorchSharp.torch.tensor(weights, dtype = TorchSharp.torch.ScalarType.Float32)
-                Losses.SoftmaxFocalLoss(alpha, g) :> ILossFunction
-            | None -> Losses.SoftmaxFocalLoss(null, g)
+        | SoftmaxCrossEntropy -> Losses.SoftmaxCrossEntropyLoss(labelSmoothing = ls)
+        | SoftmaxFocal(a, g) -> withWeights a (fun w -> Losses.SoftmaxFocalLoss(w, g, labelSmoothing = ls))
+        | Asymmetric(gn, gp, clip, detach) -> Losses.AsymmetricLoss(gn, gp, clip, detach)
+        | Poly1CrossEntropy e -> Losses.Poly1CrossEntropyLoss(e, labelSmoothing = ls)
+        | Poly1Focal(a, g, e) -> Losses.Poly1FocalLoss(Option.toNullable a, g, e, labelSmoothing = ls)
+        | SoftmaxPoly1CrossEntropy e -> Losses.SoftmaxPoly1CrossEntropyLoss(e, labelSmoothing = ls)
+        | SoftmaxPoly1Focal(a, g, e) -> withWeights a (fun w -> Losses.SoftmaxPoly1FocalLoss(w, g, e, labelSmoothing = ls))
+        | FocalStar(g, b) -> Losses.FocalLossStar(g, b)
+        | SigmoidFocalSampleDependent(s, a) -> Losses.SigmoidFocalLossSampleDependent(gammaSchedule s, Option.toNullable a)
+        | SoftmaxFocalSampleDependent(s, a) -> withWeights a (fun w -> Losses.SoftmaxFocalLossSampleDependent(gammaSchedule s, w))
+        | Smoothed _ -> invalidArg "loss" $"Smoothed cannot hold another Smoothed, got '{label loss}'"
+
+    /// The loss to train with (the caller disposes it when it is IDisposable, as the family's modules are).
+    let create (loss: Loss) : ILossFunction =
+        match problems loss with
+        | [] -> ()
+        | ps -> invalidArg "loss" (String.Join("; ", ps))
+        match loss with
+        | Smoothed(ls, inner) -> createSmoothed ls inner
+        | _ -> createSmoothed 0.0 loss
 
     /// Alpha of a binary loss (NaN when it has none or is not binary); for tables and charts.
-    let alpha = function
+    let rec alpha = function
         | BalancedBinaryCrossEntropy a
         | SigmoidFocal(Some a, _)
-        | FocalFromProbabilities(Some a, _) -> a
+        | FocalFromProbabilities(Some a, _)
+        | Poly1Focal(Some a, _, _)
+        | SigmoidFocalSampleDependent(_, Some a) -> a
+        | Smoothed(_, inner) -> alpha inner
         | _ -> nan
 
-    /// Gamma of a focal loss (0 for the cross-entropies, which have none); for tables and charts.
-    let gamma = function
+    /// Gamma of a focal loss (0 for the cross-entropies, which have none; NaN for losses whose focusing is
+    /// not one gamma: ASL, FLSD, a custom loss); for tables and charts.
+    let rec gamma = function
         | SigmoidFocal(_, g)
         | FocalFromProbabilities(_, g)
-        | SoftmaxFocal(_, g) -> g
-        | _ -> 0.0
+        | SoftmaxFocal(_, g)
+        | Poly1Focal(_, g, _)
+        | SoftmaxPoly1Focal(_, g, _)
+        | FocalStar(g, _) -> g
+        | Smoothed(_, inner) -> gamma inner
+        | BinaryCrossEntropy | BalancedBinaryCrossEntropy _ | SoftmaxCrossEntropy | Poly1CrossEntropy _ | SoftmaxPoly1CrossEntropy _ -> 0.0
+        | Asymmetric _ | SigmoidFocalSampleDependent _ | SoftmaxFocalSampleDependent _ | Custom _ -> nan
 
 module Dataset =
     /// The files a dataset reads (their content goes into the run id).
@@ -421,7 +571,7 @@ let taskLabel (c: RunConfig) =
         [ if c.Optimizer <> defaults.Optimizer then optimizer c.Optimizer
           if c.Epochs <> defaults.Epochs then $"{c.Epochs} epochs"
           if c.BatchSize <> defaults.BatchSize then $"batch {c.BatchSize}"
-          if c.Reduction <> defaults.Reduction then (match c.Reduction with BatchSum -> "batch sum" | BatchMean -> "batch mean")
+          if c.Reduction <> defaults.Reduction then (match c.Reduction with BatchSum -> "batch sum" | BatchMean -> "batch mean" | BatchSumOverPositives -> "batch sum over positives")
           if c.Device <> defaults.Device then Device.text c.Device
           if c.Recalibration <> defaults.Recalibration then recalibration c.Recalibration ]
     String.Join("; ", $"{Dataset.label c.Dataset}; {Model.label c.Model}" :: differing)
@@ -503,8 +653,14 @@ let dataProblems (facts: DataFacts) (c: RunConfig) : string list =
           yield $"Loss must be an element-wise (binary or multi-label) loss for the {task} data of {Dataset.label c.Dataset}, got '{Loss.label c.Loss}' (a multi-class loss)"
       | MultiClass _, (Data.LossTask.Binary | Data.LossTask.MultiLabel) -> yield $"Loss must be a multi-class loss for the {task} data of {Dataset.label c.Dataset}, got '{Loss.label c.Loss}' (an element-wise loss)"
       | _ -> ()
-      match facts.Task, c.Loss with
-      | MultiClass k, SoftmaxFocal(Some w, _) when w.Length <> k ->
+      if c.Reduction = BatchSumOverPositives && lossTask = Data.LossTask.MultiClass then
+          yield $"Reduction batch sum over positives needs a binary or multi-label loss (positives are counted in 0/1 targets), got '{Loss.label c.Loss}' (a multi-class loss)"
+      let rec perClass = function
+          | SoftmaxFocal(w, _) | SoftmaxPoly1Focal(w, _, _) | SoftmaxFocalSampleDependent(_, w) -> w
+          | Smoothed(_, inner) -> perClass inner
+          | _ -> None
+      match facts.Task, perClass c.Loss with
+      | MultiClass k, Some w when w.Length <> k ->
           yield $"Loss.alpha must have one weight per class ({k}), got {w.Length}"
       | _ -> ()
       match c.Model, facts.Task with
@@ -513,7 +669,11 @@ let dataProblems (facts: DataFacts) (c: RunConfig) : string list =
       for name, _, counts in facts.Splits do
           if (name = "train" || name = "test") && counts |> List.exists (fun n -> n = 0L) then
               let missing = counts |> List.indexed |> List.filter (fun (_, n) -> n = 0L) |> List.map fst
-              yield $"""Dataset {Dataset.label c.Dataset}: the {name} split (seed 0) holds no sample of class {String.Join(", ", missing)} (class counts [{String.Join(", ", counts)}]); every class must be in the training and the test split for metrics to be defined"""
+              match facts.Task with
+              | MultiLabel _ ->
+                  yield $"""Dataset {Dataset.label c.Dataset}: the {name} split (seed 0) holds no positive of label {String.Join(", ", missing)} (positives per label [{String.Join(", ", counts)}]); every label needs positives in the training and the test split for its AP to be defined"""
+              | _ ->
+                  yield $"""Dataset {Dataset.label c.Dataset}: the {name} split (seed 0) holds no sample of class {String.Join(", ", missing)} (class counts [{String.Join(", ", counts)}]); every class must be in the training and the test split for metrics to be defined"""
       match c.Model, facts.FeatureShape with
       | Cnn, [ 1L; 28L; 28L ] -> ()
       | Cnn, shape -> yield $"""Model cnn needs 28 x 28 images [1, 28, 28], got features of shape [{String.Join(", ", shape)}] from {Dataset.label c.Dataset}"""

@@ -124,7 +124,7 @@ let runsFrame (records: RunRecord list) : Frame<int, string> =
               Task = (match r.Task with Binary -> "binary" | MultiClass k -> $"multi-class ({k})" | MultiLabel k -> $"multi-label ({k})")
               Model = Model.label c.Model; Loss = Loss.name c.Loss; Setting = lossLabel c; Alpha = Loss.alpha c.Loss; Gamma = Loss.gamma c.Loss
               Optimizer = optimizer; LearningRate = lr; Momentum = momentum; Epochs = c.Epochs; BatchSize = c.BatchSize
-              Reduction = (match c.Reduction with BatchMean -> "mean" | BatchSum -> "sum"); Seed = c.Seed; Device = r.Device
+              Reduction = (match c.Reduction with BatchMean -> "mean" | BatchSum -> "sum" | BatchSumOverPositives -> "sum/positives"); Seed = c.Seed; Device = r.Device
               Diverged = r.Diverged; DivergedAtStep = r.DivergedAtStep; Steps = r.Steps; Seconds = r.Seconds
               Temperature = r.Temperature
               Inputs = String.Join(";", r.Inputs |> List.map (fun i -> $"{i.Path}:{i.Sha256}")) })

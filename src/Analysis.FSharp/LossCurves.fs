@@ -37,7 +37,7 @@ let curve (alpha: float option) (gammas: float list) (pts: float list) : LossPoi
         use scope = NewDisposeScope()
         let x = tensor(pts |> List.map logit |> Array.ofList, dtype = ScalarType.Float64).requires_grad_(true)
         let t = ones_like(x)
-        let loss = Functional.sigmoid_focal_loss(x, t, alphaArg, gamma, nn.Reduction.None)
+        let loss = Functional.sigmoid_focal_loss(x, t, alphaArg, gamma, reduction = nn.Reduction.None)
         loss.sum().backward()
         let values = loss.detach().data<float>().ToArray()
         let grads = (nonNull x.grad).data<float>().ToArray()

@@ -108,7 +108,7 @@ let private values (subject: Subject) (dtype: torch.ScalarType) (logits: float[]
     let out =
         match subject with
         | Function(_, f) -> f x t
-        | Module m -> m.Compute(x, t, torch.nn.Reduction.None)
+        | Module m -> m.Compute(x, t, reduction = torch.nn.Reduction.None)
     out.to_type(torch.ScalarType.Float64).cpu().flatten().data<float>().ToArray()
 
 let private valuesOf (f: LossFn) logits targets = values (Function("reference", f)) torch.ScalarType.Float64 logits targets
@@ -121,14 +121,14 @@ let private withGradient (subject: Subject) (dtype: torch.ScalarType) (logits: f
     let out =
         match subject with
         | Function(_, f) -> f x t
-        | Module m -> m.Compute(x, t, torch.nn.Reduction.None)
+        | Module m -> m.Compute(x, t, reduction = torch.nn.Reduction.None)
     out.sum().backward()
     out.detach().to_type(torch.ScalarType.Float64).cpu().flatten().data<float>().ToArray(),
     (nonNull x.grad).to_type(torch.ScalarType.Float64).cpu().flatten().data<float>().ToArray()
 
 let private close rel tolerance (a: float) (b: float) = a = b || Math.Abs(a - b) <= tolerance + rel * Math.Abs b
 
-let private bce : LossFn = fun x t -> Functional.binary_cross_entropy_with_logits(x, t, torch.nn.Reduction.None)
+let private bce : LossFn = fun x t -> Functional.binary_cross_entropy_with_logits(x, t, reduction = torch.nn.Reduction.None)
 
 let private fmt (v: float) = v.ToString("G6", Globalization.CultureInfo.InvariantCulture)
 
@@ -189,7 +189,7 @@ let private judge (subject: Subject) (law: Law) : Case -> string option =
                 use scope = torch.NewDisposeScope()
                 let x = tensorOf torch.ScalarType.Float64 c.Logits
                 let t = tensorOf torch.ScalarType.Float64 c.Targets
-                let none = m.Compute(x, t, torch.nn.Reduction.None)
+                let none = m.Compute(x, t, reduction = torch.nn.Reduction.None)
                 let mean = m.Compute(x, t, torch.nn.Reduction.Mean).item<float>()
                 let sum = m.Compute(x, t, torch.nn.Reduction.Sum).item<float>()
                 let expectedSum = none.sum().item<float>()

@@ -190,7 +190,7 @@ let document (title: string) (description: string) (sweep: SweepInfo) (records: 
               yield! shared "optimizer" (fun c -> optimizerText c.Optimizer)
               yield! shared "epochs" (fun c -> string c.Epochs)
               yield! shared "batch" (fun c -> string c.BatchSize)
-              yield! shared "batch reduction" (fun c -> match c.Reduction with BatchMean -> "mean" | BatchSum -> "sum")
+              yield! shared "batch reduction" (fun c -> match c.Reduction with BatchMean -> "mean" | BatchSum -> "sum" | BatchSumOverPositives -> "sum over positives")
               "code of the runs", String.Join("; ", records |> List.countBy _.Code |> List.map (fun (c, n) -> $"{c}: {n} run(s)")) ]
           Links [ for f, what in files -> f.Replace("<id>", "*"), (if f.Contains "<id>" then "runs/" else f), what ]
           Heading(2, "Protocol")

@@ -82,7 +82,11 @@ let trainerConfig (c: RunConfig) =
         | Adam lr -> OptimizerKind.Adam, lr, Nullable()
     TrainerConfig(Device = Device.text c.Device, Optimizer = optimizer, LearningRate = lr, Momentum = momentum,
                   BatchSize = c.BatchSize, Epochs = c.Epochs, Seed = int64 c.Seed, Progress = false,
-                  Reduction = (match c.Reduction with BatchMean -> FocalLoss.Training.BatchReduction.Mean | BatchSum -> FocalLoss.Training.BatchReduction.Sum))
+                  Reduction =
+                      (match c.Reduction with
+                       | BatchMean -> FocalLoss.Training.BatchReduction.Mean
+                       | BatchSum -> FocalLoss.Training.BatchReduction.Sum
+                       | BatchSumOverPositives -> FocalLoss.Training.BatchReduction.SumOverPositives))
 
 let private downsample (maxPoints: int) (points: Point[]) =
     if points.Length <= maxPoints then points

@@ -49,7 +49,7 @@ let ofRecord (r: Runner.RunRecord) =
       TestAccuracy = r.Metrics.TryFind "accuracy" |> Option.defaultValue nan
       Diverged = r.Diverged; Device = r.Device }
 
-let private reductionText = function BatchSum -> "sum" | BatchMean -> "mean"
+let private reductionText = function BatchSum -> "sum" | BatchMean -> "mean" | BatchSumOverPositives -> "sum over positives"
 let private g9 (v: float) = v.ToString("G9", Globalization.CultureInfo.InvariantCulture)
 
 /// The median of a non-empty array (the mean of the two middle values for an even count).

@@ -30,21 +30,53 @@ let registerTestLoss () =
             member _.Task = FocalLoss.Data.LossTask.Binary
             member _.HyperParameters = Collections.Generic.Dictionary<string, string>() :> _
             member _.Compute(x, t, reduction) =
-                let l = ps["scale"] * Functional.binary_cross_entropy_with_logits(x, t, torch.nn.Reduction.None) + ps["shift"] * x * x
+                let l = ps["scale"] * Functional.binary_cross_entropy_with_logits(x, t, reduction = torch.nn.Reduction.None) + ps["shift"] * x * x
                 match reduction with
                 | torch.nn.Reduction.None -> l
                 | torch.nn.Reduction.Sum -> l.sum()
                 | _ -> l.mean() })
 
-/// Every case of the Loss union with valid hyper-parameters (a case missing here fails the coverage test below).
-let lossGen =
+let private epsilonGen = Gen.oneof [ Gen.elements [ -1.0; 0.0; 1.0; 2.0 ]; uniform -1.0 3.0 ]
+
+/// Thresholds from {0.2, 0.5, 0.8} (each interval between them holds a p_t of both fixed batches, and so
+/// does [t - 0.1, t)), with distinct gammas, so that every step and every threshold matters on the batch.
+let private stepsGen =
+    gen {
+        let! thresholds = Gen.subListOf [ 0.2; 0.5; 0.8 ]
+        let! gammas = Gen.shuffle [| 0.0; 1.0; 2.0; 3.0; 4.0; 5.0 |]
+        return { Steps = List.zip (List.ofSeq thresholds) (List.ofArray gammas |> List.take (Seq.length thresholds)); Final = gammas[Seq.length thresholds] }
+    }
+
+/// The losses that take label smoothing, with valid hyper-parameters.
+let private smoothableGen =
     Gen.oneof [
         Gen.constant BinaryCrossEntropy
         alphaGen |> Gen.map BalancedBinaryCrossEntropy
         Gen.zip (Gen.optionOf alphaGen) gammaGen |> Gen.map SigmoidFocal
-        Gen.zip (Gen.optionOf alphaGen) gammaGen |> Gen.map FocalFromProbabilities
         Gen.constant SoftmaxCrossEntropy
         Gen.zip (Gen.optionOf classWeights) gammaGen |> Gen.map SoftmaxFocal
+        epsilonGen |> Gen.map Poly1CrossEntropy
+        Gen.zip3 (Gen.optionOf alphaGen) gammaGen epsilonGen |> Gen.map Poly1Focal
+        epsilonGen |> Gen.map SoftmaxPoly1CrossEntropy
+        Gen.zip3 (Gen.optionOf classWeights) gammaGen epsilonGen |> Gen.map SoftmaxPoly1Focal ]
+
+/// Every case of the Loss union with valid hyper-parameters (a case missing here fails the coverage test below).
+let lossGen =
+    Gen.oneof [
+        smoothableGen
+        Gen.zip (Gen.optionOf alphaGen) gammaGen |> Gen.map FocalFromProbabilities
+        // ASL with at least one focusing gamma > 0 (else its focusing weight is 1 and detaching it changes
+        // nothing) and a margin below the fixed batch's negatives at p 0.5, 0.57 and 0.82.
+        gen {
+            let! gammaNeg, gammaPos = Gen.zip gammaGen gammaGen |> Gen.filter (fun (n, p) -> n > 0.0 || p > 0.0)
+            let! clip = Gen.oneof [ Gen.constant 0.0; uniform 0.0 0.3 ]
+            let! detach = Gen.elements [ false; true ]
+            return Asymmetric(gammaNeg, gammaPos, clip, detach) }
+        Gen.zip (uniform 0.2 5.0) (uniform -2.0 2.0) |> Gen.map FocalStar
+        // alpha strictly inside (0, 1): at 0 or 1 one class weighs nothing, and with it the sample that shows a threshold.
+        Gen.zip stepsGen (Gen.optionOf (uniform 0.1 0.9)) |> Gen.map SigmoidFocalSampleDependent
+        Gen.zip stepsGen (Gen.optionOf classWeights) |> Gen.map SoftmaxFocalSampleDependent
+        Gen.zip (uniform 0.02 0.5) smoothableGen |> Gen.map Smoothed
         Gen.zip (uniform 0.1 3.0) (uniform 0.01 1.0) |> Gen.map (fun (scale, shift) -> Custom("scaled_bce", [ "scale", scale; "shift", shift ])) ]
 
 /// Shrinks towards simpler hyper-parameters of the same case.
@@ -62,11 +94,46 @@ let shrinkLoss (loss: Loss) : Loss seq =
 
 let lossArb = Arb.fromGenShrink (lossGen, shrinkLoss)
 
+/// The mean loss on a fixed batch for the loss's task (8 binary logits with both labels, the same as 4 x 2
+/// multi-label logits, or 10 x 3 logits with every class), and its gradient with respect to the logits:
+/// a hyper-parameter may change only the gradient (ASL's detached focusing weight).
+let fixedBatchValue (loss: Loss) =
+    use scope = torch.NewDisposeScope()
+    let m = Loss.create loss
+    use _ = { new IDisposable with member _.Dispose() = match box m with :? IDisposable as d -> d.Dispose() | _ -> () }
+    let logits, targets =
+        match Loss.task loss with
+        | Data.LossTask.MultiClass ->
+            torch.tensor([| 1.0; 2.0; -1.0; 0.5; 0.5; 3.0; -2.0; 0.0; 1.0; 0.3; -0.3; 0.9; 2.0; 2.0; -1.0; 0.1; 0.2; 0.3; -1.5; 0.5; 2.5; 0.0; 0.0; 0.0; 1.0; -1.0; 0.5
+                            0.0; 0.0; -1.2 |], dtype = torch.ScalarType.Float64).reshape(10L, 3L),
+            torch.tensor([| 1L; 2L; 0L; 0L; 1L; 2L; 2L; 0L; 1L; 2L |])
+        | task ->
+            let shape = if task = Data.LossTask.MultiLabel then [| 4L; 2L |] else [| 8L |]
+            torch.tensor([| 2.5; -1.0; 0.3; -4.0; 7.0; 0.0; -0.7; 1.5 |], dtype = torch.ScalarType.Float64).reshape(shape),
+            torch.tensor([| 1.0; 0.0; 0.0; 1.0; 1.0; 0.0; 1.0; 0.0 |], dtype = torch.ScalarType.Float64).reshape(shape)
+    let x = logits.requires_grad_(true)
+    let value = m.Compute((if m.Input = LossInput.Probabilities then x.sigmoid() else x), targets, torch.nn.Reduction.Mean)
+    value.backward()
+    value.item<float>(), (nonNull x.grad).flatten().data<float>().ToArray()
+
 /// Different valid values for one field of a union case: how a test varies a declared hyper-parameter.
 /// A field with no rule here fails the property, so a new hyper-parameter cannot go unchecked.
-let variations (case: string) (field: Reflection.PropertyInfo) (value: objnull) : objnull list =
+let rec variations (case: string) (field: Reflection.PropertyInfo) (value: objnull) : objnull list =
     match field.Name, value with
+    | "gamma", (:? float as g) when case = "FocalStar" -> [ box (g + 1.0); box (g / 2.0) ]   // FL* needs gamma > 0
     | "gamma", (:? float as g) -> [ box (g + 1.0); box (if g = 0.0 then 0.5 else 0.0) ]
+    | ("gammaNeg" | "gammaPos"), (:? float as g) -> [ box (g + 1.0) ]
+    | "clip", (:? float as c) -> [ box (c + 0.1); box (if c = 0.0 then 0.2 else 0.0) ]
+    | "detachFocusingWeight", (:? bool as d) -> [ box (not d) ]   // same value, another gradient
+    | "epsilon", (:? float as e) -> [ box (e + 0.5); box (if e = 0.0 then -0.5 else 0.0) ]
+    | "beta", (:? float as b) -> [ box (b + 1.0) ]
+    | "labelSmoothing", (:? float as ls) -> [ box (if ls < 0.5 then ls + 0.1 else ls - 0.1) ]
+    | "schedule", (:? GammaSteps as s) ->
+        [ box { s with Final = s.Final + 1.0 }
+          for i in 0 .. s.Steps.Length - 1 do
+              box { s with Steps = s.Steps |> List.mapi (fun j (t, g) -> if i = j then t, g + 1.0 else t, g) }
+              box { s with Steps = s.Steps |> List.mapi (fun j (t, g) -> if i = j then t - 0.1, g else t, g) } ]
+    | "loss", (:? Loss as inner) when case = "Smoothed" -> variedLosses inner |> List.map (snd >> box)
     | "alpha", (:? float as a) -> [ box (if a < 0.5 then a + 0.3 else a - 0.3) ]
     | "alpha", _ when field.PropertyType = typeof<float option> ->
         match unbox<float option> value with
@@ -82,23 +149,8 @@ let variations (case: string) (field: Reflection.PropertyInfo) (value: objnull) 
         [ for i in 0 .. ps.Length - 1 -> box (ps |> List.mapi (fun j (k, v) -> if i = j then k, v + 0.5 else k, v)) ]
     | name, _ -> failwithf "no variation for field '%s' of %s: declare how to vary it in ConfigTests.variations" name case
 
-/// A fixed batch for each task: 8 binary logits with both labels, or 9 x 3 logits with every class.
-let fixedBatchValue (loss: Loss) =
-    use scope = torch.NewDisposeScope()
-    let m = Loss.create loss
-    use _ = { new IDisposable with member _.Dispose() = match box m with :? IDisposable as d -> d.Dispose() | _ -> () }
-    let x, t =
-        if Loss.task loss = Data.LossTask.Binary then
-            let logits = torch.tensor([| 2.5; -1.0; 0.3; -4.0; 7.0; 0.0; -0.7; 1.5 |], dtype = torch.ScalarType.Float64)
-            let targets = torch.tensor([| 1.0; 0.0; 0.0; 1.0; 1.0; 0.0; 1.0; 0.0 |], dtype = torch.ScalarType.Float64)
-            (if m.Input = LossInput.Probabilities then logits.sigmoid() else logits), targets
-        else
-            torch.tensor([| 1.0; 2.0; -1.0; 0.5; 0.5; 3.0; -2.0; 0.0; 1.0; 0.3; -0.3; 0.9; 2.0; 2.0; -1.0; 0.1; 0.2; 0.3; -1.5; 0.5; 2.5; 0.0; 0.0; 0.0; 1.0; -1.0; 0.5 |], dtype = torch.ScalarType.Float64).reshape(9L, 3L),
-            torch.tensor([| 1L; 2L; 0L; 0L; 1L; 2L; 2L; 0L; 1L |])
-    m.Compute(x, t, torch.nn.Reduction.Mean).item<float>()
-
 /// Each variation of each declared hyper-parameter of a loss: (field name, the varied loss).
-let variedLosses (loss: Loss) =
+and variedLosses (loss: Loss) =
     let case, fields = FSharpValue.GetUnionFields(loss, typeof<Loss>)
     let properties = case.GetFields()
     [ for i, p in Array.indexed properties do
@@ -115,11 +167,12 @@ let tests =
     testSequenced <| testList "typed configuration" [
         testPropertyWithConfig config "changing any declared hyper-parameter of any loss changes its value on a fixed batch" <|
             Prop.forAll lossArb (fun loss ->
-                let value = fixedBatchValue loss
+                let value, gradient = fixedBatchValue loss
+                let apart (a: float) (b: float) = abs (a - b) > sameLossRel * max (abs a) (abs b)
                 variedLosses loss |> List.forall (fun (field, varied) ->
-                    let other = fixedBatchValue varied
-                    let differs = abs (value - other) > sameLossRel * max (abs value) (abs other)
-                    if not differs then failwithf "%s: changing %s to give %s left the loss at %g" (Loss.label loss) field (Loss.label varied) value
+                    let other, otherGradient = fixedBatchValue varied
+                    let differs = apart value other || Array.exists2 apart gradient otherGradient
+                    if not differs then failwithf "%s: changing %s to give %s left the loss at %g and its gradient unchanged" (Loss.label loss) field (Loss.label varied) value
                     differs)
                 |> Prop.classify (List.isEmpty (variedLosses loss)) "no hyper-parameters"
                 |> Prop.classify (Loss.task loss = Data.LossTask.MultiClass) "multi-class")
@@ -136,6 +189,38 @@ let tests =
             for loss in Gen.sample 50 lossGen do
                 let m = Loss.create loss
                 Expect.equal m.Name (Loss.name loss) $"{Loss.label loss}: the module is the registered loss"
+        }
+
+        test "the hyper-parameters of the asymmetric family are checked before a run, each naming the field" {
+            let problem loss fragment =
+                Expect.exists (Loss.problems loss) (fun p -> p.Contains(fragment: string)) $"{fragment} in {Loss.problems loss}"
+                Expect.throwsC (fun () -> Loss.create loss |> ignore) (fun e -> Expect.stringContains e.Message fragment "create refuses it too")
+            problem (Asymmetric(4.0, 1.0, 1.0, false)) "Loss.clip must be in [0, 1), got 1"
+            problem (Asymmetric(-1.0, 1.0, 0.05, false)) "Loss.gammaNeg must be finite and >= 0, got -1"
+            problem (FocalStar(0.0, 1.0)) "Loss.gamma must be finite and > 0 (FL* divides by it), got 0"
+            problem (Poly1CrossEntropy -2.0) "Loss.epsilon must be finite and >= -1, got -2"
+            problem (SigmoidFocalSampleDependent({ Steps = [ 0.5, 3.0; 0.2, 5.0 ]; Final = 2.0 }, None)) "Loss.schedule thresholds must be strictly ascending in (0, 1], got [0.5, 0.2]"
+            problem (Smoothed(0.0, BinaryCrossEntropy)) "Loss.labelSmoothing must be in (0, 1) (leave Smoothed out for none), got 0"
+            problem (Smoothed(0.1, Asymmetric(4.0, 1.0, 0.05, false))) "Loss.loss of Smoothed must be a loss with label smoothing"
+            problem (Smoothed(0.1, Smoothed(0.1, BinaryCrossEntropy))) "Loss.loss of Smoothed must be a loss with label smoothing"
+            problem (Smoothed(0.1, SigmoidFocal(Some 2.0, 2.0))) "Loss.alpha must be in [0, 1], got 2"
+        }
+
+        test "labels of the asymmetric family read as the papers write them and parse back" {
+            let cases =
+                [ Asymmetric(4.0, 1.0, 0.05, false), "ASL g-=4 g+=1 clip=0.05"
+                  Asymmetric(4.0, 0.0, 0.05, true), "ASL g-=4 g+=0 clip=0.05 detached"
+                  Poly1Focal(Some 0.25, 2.0, 1.0), "poly-1 focal a=0.25 g=2 e=1"
+                  FocalStar(2.0, 1.0), "FL* g=2 b=1"
+                  SigmoidFocalSampleDependent(GammaSteps.flsd53, None), "FLSD [p<0.2: 5, else 3] a=none"
+                  SoftmaxFocalSampleDependent(GammaSteps.constant 2.0, Some [| 1.0; 2.0 |]), "softmax FLSD [else 2] a=[1, 2]"
+                  Smoothed(0.1, SoftmaxFocal(None, 2.0)), "softmax focal a=none g=2 ls=0.1" ]
+            for loss, text in cases do
+                Expect.equal (Loss.label loss) text "the label"
+                Expect.equal (Loss.ofLabel text) loss "parses back"
+            Expect.equal (Loss.baseline (Asymmetric(4.0, 1.0, 0.05, false))) BinaryCrossEntropy "ASL is compared with per-label BCE"
+            Expect.equal (Loss.baseline (Smoothed(0.1, SoftmaxFocal(None, 2.0)))) SoftmaxCrossEntropy "a smoothed softmax loss with softmax CE"
+            Expect.isFalse (Loss.isBaseline (Smoothed(0.1, BinaryCrossEntropy))) "smoothed CE is a setting, not the baseline"
         }
 
         test "a label that is no loss is an error naming the forms" {

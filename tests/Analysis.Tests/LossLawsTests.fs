@@ -8,15 +8,15 @@ open TorchSharp
 open FocalLoss
 open Analysis
 
-let private focal gamma : LossLaws.LossFn = fun x t -> Functional.sigmoid_focal_loss(x, t, Nullable(), gamma, torch.nn.Reduction.None)
-let private bce : LossLaws.LossFn = fun x t -> Functional.binary_cross_entropy_with_logits(x, t, torch.nn.Reduction.None)
+let private focal gamma : LossLaws.LossFn = fun x t -> Functional.sigmoid_focal_loss(x, t, Nullable(), gamma, reduction = torch.nn.Reduction.None)
+let private bce : LossLaws.LossFn = fun x t -> Functional.binary_cross_entropy_with_logits(x, t, reduction = torch.nn.Reduction.None)
 
 /// Each law with a loss that breaks it.
 let private breakers : (LossLaws.Law * LossLaws.LossFn) list =
     [ LossLaws.BoundedAboveByBce, (fun x t -> 1.1 * bce x t)                                    // 10 % above BCE everywhere
       LossLaws.NonIncreasingInPt, (fun x t -> (x * (2.0 * t - 1.0)).square() * 0.01 + bce x t)   // rises again far on the right side
       LossLaws.ReducesTo("BCE", bce), focal 2.0
-      LossLaws.LabelFlipSymmetric, (fun x t -> Functional.sigmoid_focal_loss(x, t, Nullable 0.25, 2.0, torch.nn.Reduction.None))
+      LossLaws.LabelFlipSymmetric, (fun x t -> Functional.sigmoid_focal_loss(x, t, Nullable 0.25, 2.0, reduction = torch.nn.Reduction.None))
       LossLaws.FiniteAtExtremes, (fun x t -> -(t * x.sigmoid().log() + (1.0 - t) * (1.0 - x.sigmoid()).log()))   // log of a rounded probability
       LossLaws.GradientMatchesFiniteDifferences, (fun x t -> focal 2.0 (x.detach()) t + 0.0 * x) ]           // value right, gradient zero
 

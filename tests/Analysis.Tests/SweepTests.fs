@@ -93,6 +93,8 @@ let tests =
                 invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp 8 } "Loss must be a multi-class loss for the multi-class (10 classes) data"
                 invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Linear; Loss = SoftmaxCrossEntropy } "Model must have one output per class or label (logistic, mlp, cnn) for the multi-class (10 classes) data"
                 invalid { tiny with Model = Cnn } "Model cnn needs 28 x 28 images [1, 28, 28], got features of shape [2]"
+                invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp 8; Loss = SoftmaxCrossEntropy; Reduction = BatchSumOverPositives }
+                    "Reduction batch sum over positives needs a binary or multi-label loss (positives are counted in 0/1 targets), got 'softmax CE'"
                 let labels = { tiny with Dataset = MultiLabelLinear({ Train = 300; Test = 300 }, 3, 6, 0.2); Model = Mlp 8 }
                 invalid { labels with Loss = SoftmaxCrossEntropy } "Loss must be an element-wise (binary or multi-label) loss for the multi-label (3 labels) data of multi-label linear, 3 labels, 6-D, 20 % positive slots"
                 invalid { labels with Model = Linear } "Model must have one output per class or label (logistic, mlp, cnn) for the multi-label (3 labels) data"
