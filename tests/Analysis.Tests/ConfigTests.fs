@@ -223,6 +223,20 @@ let tests =
             Expect.isFalse (Loss.isBaseline (Smoothed(0.1, BinaryCrossEntropy))) "smoothed CE is a setting, not the baseline"
         }
 
+        test "every training setting of a config reaches the C# trainer's config" {
+            let reductions =
+                [ BatchMean, FocalLoss.Training.BatchReduction.Mean
+                  BatchSum, FocalLoss.Training.BatchReduction.Sum
+                  BatchSumOverPositives, FocalLoss.Training.BatchReduction.SumOverPositives ]
+            Expect.equal (reductions |> List.map fst |> Set.ofList) (FSharpType.GetUnionCases typeof<BatchReduction> |> Array.map (fun c -> unbox<BatchReduction> (FSharpValue.MakeUnion(c, [||]))) |> Set.ofArray) "every reduction is listed"
+            for reduction, expected in reductions do
+                let t = Runner.trainerConfig { defaults with Reduction = reduction; Optimizer = Sgd(0.07, 0.5); Epochs = 3; BatchSize = 17; Seed = 11; Device = Cpu }
+                Expect.equal t.Reduction expected $"{reduction}"
+                Expect.equal (t.Optimizer, t.LearningRate, t.Momentum, t.Epochs, t.BatchSize, t.Seed, t.Device) (FocalLoss.Training.OptimizerKind.Sgd, 0.07, Nullable 0.5, 3, 17, 11L, "cpu") "the other settings"
+            let adam = Runner.trainerConfig { defaults with Optimizer = Adam 0.003; Device = Cuda(Some 1) }
+            Expect.equal (adam.Optimizer, adam.LearningRate, adam.Momentum, adam.Device) (FocalLoss.Training.OptimizerKind.Adam, 0.003, Nullable(), "cuda:1") "Adam has no momentum"
+        }
+
         test "a label that is no loss is an error naming the forms" {
             Expect.throwsC (fun () -> Loss.ofLabel "balanced CE a=none" |> ignore) (fun e ->
                 Expect.stringContains e.Message "got 'balanced CE a=none'" "names the label")

@@ -9,8 +9,12 @@
 //   - every mutant is caught by at least one test, and
 //   - every property listed in `properties` catches at least one mutant.
 //
-// Usage (after dotnet build -c Release): dotnet fsi tests/mutation/run.fsx [--results PATH] [--only id,id] [--replay "(seed,gamma)"]
-// About 10 minutes on 2 cores; `--help` lists the options.
+// Two sets of mutants: `core` (below: the focal loss and the six areas outside the loss where planted bugs
+// once went unnoticed; what test.sh runs) and `family` (tests/mutation/mutants-family.txt: the asymmetric
+// family, one line a mutant "id | the bug | file | original | broken | suite"; results in RESULTS-family.md).
+//
+// Usage (after dotnet build -c Release): dotnet fsi tests/mutation/run.fsx [--set core|family|all] [--results PATH] [--only id,id] [--replay "(seed,gamma)"]
+// `--help` lists the options.
 #r "../../src/Analysis.FSharp/bin/Release/net10.0/Argu.dll"
 open System
 open System.Diagnostics
@@ -18,14 +22,23 @@ open System.IO
 open System.Text.RegularExpressions
 open Argu
 
+type MutantSet =
+    | Core
+    | Family
+    | All
+    /// Core and one mutant of each member of the family: what test.sh runs.
+    | Ci
+
 type Args =
+    | Set of MutantSet
     | Results of path: string
     | Only of ids: string
     | Replay of seed: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Results _ -> "where to write the matrix (default tests/mutation/RESULTS.md)"
+            | Set _ -> "which mutants: core (default), family (tests/mutation/mutants-family.txt), all, or ci (core and one of each family member; what test.sh runs)"
+            | Results _ -> "where to write the matrix (default tests/mutation/RESULTS.md for core, RESULTS-family.md for family, RESULTS-all.md for all)"
             | Only _ -> "comma-separated mutant ids to run (default: all)"
             | Replay _ -> "FsCheck replay seed \"(seed,gamma)\" for every property (default: the fixed one below)"
 
@@ -104,6 +117,44 @@ let mutants = [
     "String.Join(\"|\", canonical c :: (inputs |> List.map _.Sha256))", "String.Join(\"|\", [ canonical c ])", Expecto "typed configuration"
     "labels-rounded", "report labels round hyper-parameters, so two settings can share a label", "src/Analysis.FSharp/Config.fs",
     "let num (v: float) = v.ToString(\"R\", inv)", "let num (v: float) = v.ToString(\"G4\", inv)", Expecto "typed configuration"
+]
+
+/// The mutants of the asymmetric family, read from mutants-family.txt: "id | the bug | file | original |
+/// broken | suite", the suite "Properties", "Xunit <filter>" or "Expecto <test list>".
+let familyMutants =
+    let path = Path.Combine(__SOURCE_DIRECTORY__, "mutants-family.txt")
+    [ for i, line in File.ReadAllLines path |> Array.indexed do
+        if not (String.IsNullOrWhiteSpace line) then
+            match line.Split(" | ") with
+            | [| id; what; file; original; broken; suite |] ->
+                let suite =
+                    match suite.Trim() with
+                    | "Properties" -> Properties
+                    | s when s.StartsWith "Xunit " -> Xunit(s.Substring 6)
+                    | s when s.StartsWith "Expecto " -> Expecto(s.Substring 8)
+                    | s -> failwithf "%s line %d: suite must be Properties, Xunit <filter> or Expecto <list>, got '%s'" path (i + 1) s
+                yield id.Trim(), what.Trim(), file.Trim(), original, broken, suite
+            | parts -> failwithf "%s line %d: expected 6 fields separated by ' | ', got %d" path (i + 1) parts.Length ]
+
+/// One mutant of each member of the family and of its F# configuration: the family's share of test.sh's run.
+let familySample = [
+    "asl-margin-unsafe-stand-in"; "poly1-term-detached"; "fl-star-log-of-sigmoid"; "flsd-threshold-direction"
+    "smoothing-binary-towards-eps"; "class-balanced-effective-number"; "trainer-sum-over-positives-is-mean"; "config-asl-detach-dropped" ]
+
+/// The laws of the asymmetric family that must each catch at least one of its mutants.
+let familyProperties = [
+    "asl_with_equal_gammas_and_no_clip_equals_sigmoid_focal_loss_without_alpha_in_value_and_gradient"
+    "asl_with_zero_gammas_and_no_clip_equals_binary_cross_entropy_in_value_and_gradient"
+    "asl_does_not_increase_with_p_for_positives_and_does_not_decrease_for_negatives"
+    "asl_loss_and_gradient_are_finite_for_logits_up_to_plus_minus_100_in_float32_and_float64"
+    "binary_poly1_with_epsilon_zero_equals_its_base_in_value_and_gradient"
+    "softmax_poly1_with_epsilon_zero_equals_its_base_in_value_and_gradient"
+    "poly1_loss_and_gradient_are_finite_for_logits_up_to_plus_minus_100_in_float32_and_float64"
+    "fl_star_with_gamma_one_and_beta_zero_equals_binary_cross_entropy_in_value_and_gradient"
+    "a_constant_schedule_equals_sigmoid_focal_loss_in_value_and_gradient"
+    "a_constant_schedule_equals_softmax_focal_loss_in_value_and_gradient"
+    "class_balanced_weights_with_beta_zero_are_uniform_ones"
+    "binary_losses_with_label_smoothing_equal_the_same_loss_on_smoothed_targets_in_value_and_gradient"
 ]
 
 /// The properties that must each catch at least one mutant.
@@ -218,7 +269,17 @@ let suiteName = function Properties -> "xUnit properties" | Xunit f -> $"xUnit ~
 let main (argv: string array) =
     let parser = ArgumentParser.Create<Args>(programName = "dotnet fsi tests/mutation/run.fsx")
     let args = parser.ParseCommandLine(argv)
-    let resultsPath = args.TryGetResult Results |> Option.map Path.GetFullPath |> Option.defaultValue (Path.Combine(root, "tests", "mutation", "RESULTS.md"))
+    let set = args.GetResult(Set, Core)
+    let mutants, properties, defaultResults =
+        match set with
+        | Core -> mutants, properties, "RESULTS.md"
+        | Family -> familyMutants, familyProperties, "RESULTS-family.md"
+        | All -> mutants @ familyMutants, properties @ familyProperties, "RESULTS-all.md"
+        | Ci ->
+            let sample = familyMutants |> List.filter (fun (id, _, _, _, _, _) -> List.contains id familySample)
+            if sample.Length <> familySample.Length then failwithf "familySample names a mutant that mutants-family.txt lacks: %A" familySample
+            mutants @ sample, properties, "RESULTS-ci.md"
+    let resultsPath = args.TryGetResult Results |> Option.map Path.GetFullPath |> Option.defaultValue (Path.Combine(root, "tests", "mutation", defaultResults))
     let replay = args.GetResult(Replay, "(12725637066060010977,5987593262269096141)")
     let selected =
         match args.TryGetResult Only with
@@ -268,7 +329,8 @@ let main (argv: string array) =
                 | Ok(failed, _) ->
                     printfn "mutant %s (%s): caught by %d tests: %s" id (suiteName suite) failed.Length (if failed.IsEmpty then "NONE" else String.Join(", ", failed))
                     yield id, what, failed ]
-        let listed = if selected.Length = mutants.Length then properties else []   // a subset cannot judge the list
+        // A subset cannot judge the list; the ci set judges the core properties (its core part is whole).
+        let listed = if selected.Length = mutants.Length then properties else []
         let extra = results |> List.collect (fun (_, _, f) -> f) |> List.distinct |> List.filter (fun p -> not (List.contains p listed)) |> List.sort
         let uncaught = listed |> List.filter (fun p -> results |> List.forall (fun (_, _, f) -> not (List.contains p f)))
         let survivors = results |> List.filter (fun (_, _, f) -> f.IsEmpty) |> List.map (fun (id, _, _) -> id)
@@ -277,7 +339,7 @@ let main (argv: string array) =
         let lines = [
             "# Mutation check: every test named here catches a broken variant"
             ""
-            $"Generated by `dotnet fsi tests/mutation/run.fsx` ({today}, {seconds} s, FsCheck replay seed {replay})."
+            $"""Generated by `dotnet fsi tests/mutation/run.fsx{match set with Core -> "" | Family -> " --set family" | All -> " --set all" | Ci -> " --set ci"}` ({today}, {seconds} s, FsCheck replay seed {replay})."""
             "Each column is a deliberately broken variant of the code; X marks a test that failed on it."
             ""
             "| test | " + String.Join(" | ", results |> List.map (fun (id, _, _) -> id)) + " | caught |"
