@@ -223,6 +223,26 @@ let tests =
             Expect.isFalse (Loss.isBaseline (Smoothed(0.1, BinaryCrossEntropy))) "smoothed CE is a setting, not the baseline"
         }
 
+        test "label smoothing reaches every loss that takes it: binary ones see t (1 - ls) + ls / 2, softmax CE is PyTorch's" {
+            let ls = 0.1
+            let value (m: ILossFunction) (x: torch.Tensor) (t: torch.Tensor) = m.Compute(x, t, torch.nn.Reduction.Mean).item<float>()
+            let binary = [ BinaryCrossEntropy; BalancedBinaryCrossEntropy 0.3; SigmoidFocal(Some 0.25, 2.0); Poly1CrossEntropy 1.0; Poly1Focal(None, 1.5, 0.5) ]
+            use x = torch.tensor([| 2.5; -1.0; 0.3; -4.0; 7.0; 0.0 |], dtype = torch.ScalarType.Float64)
+            use t = torch.tensor([| 1.0; 0.0; 0.0; 1.0; 1.0; 0.0 |], dtype = torch.ScalarType.Float64)
+            use smoothedTargets = t * (1.0 - ls) + ls / 2.0
+            for loss in binary do
+                let smoothed = Loss.create (Smoothed(ls, loss))
+                let plain = Loss.create loss
+                Expect.floatClose Accuracy.veryHigh (value smoothed x t) (value plain x smoothedTargets) $"{Loss.label loss}: the loss of the smoothed targets"
+                Expect.isGreaterThan (abs (value smoothed x t - value plain x t)) 1e-6 $"{Loss.label loss}: smoothing changes the loss"
+            use logits = torch.tensor([| 1.0; 2.0; -1.0; 0.5; 0.5; 3.0; -2.0; 0.0; 1.0 |], dtype = torch.ScalarType.Float64).reshape(3L, 3L)
+            use classes = torch.tensor([| 1L; 2L; 0L |])
+            use torchSmoothed = torch.nn.functional.cross_entropy(logits, classes, label_smoothing = ls)
+            Expect.floatClose Accuracy.veryHigh (value (Loss.create (Smoothed(ls, SoftmaxCrossEntropy))) logits classes) (torchSmoothed.item<float>()) "softmax CE: PyTorch's label_smoothing"
+            for loss in [ SoftmaxFocal(Some [| 1.0; 2.0; 0.5 |], 2.0); SoftmaxPoly1CrossEntropy 1.0; SoftmaxPoly1Focal(None, 2.0, 1.0) ] do
+                Expect.isGreaterThan (abs (value (Loss.create (Smoothed(ls, loss))) logits classes - value (Loss.create loss) logits classes)) 1e-6 $"{Loss.label loss}: smoothing changes the loss"
+        }
+
         test "every training setting of a config reaches the C# trainer's config" {
             let reductions =
                 [ BatchMean, FocalLoss.Training.BatchReduction.Mean
