@@ -112,7 +112,7 @@ let mutants = [
     "csv-scaled-by-test-split", "a CSV is standardised with the test split's statistics", "src/Analysis.FSharp/Data.fs",
     "let scaler = Standardizer.Fit train", "let scaler = Standardizer.Fit test", Expecto "data of a config"
     "softmax-alpha-dropped", "the config's per-class alpha does not reach the softmax focal loss", "src/Analysis.FSharp/Config.fs",
-    "Losses.SoftmaxFocalLoss(alpha, g)", "Losses.SoftmaxFocalLoss(null, g)", Expecto "typed configuration"
+    "Losses.SoftmaxFocalLoss(w, g, labelSmoothing = ls)", "Losses.SoftmaxFocalLoss(null, g, labelSmoothing = ls)", Expecto "typed configuration"
     "run-id-ignores-inputs", "the run id hashes the config but not the content of the files it reads", "src/Analysis.FSharp/Config.fs",
     "String.Join(\"|\", canonical c :: (inputs |> List.map _.Sha256))", "String.Join(\"|\", [ canonical c ])", Expecto "typed configuration"
     "labels-rounded", "report labels round hyper-parameters, so two settings can share a label", "src/Analysis.FSharp/Config.fs",
@@ -292,6 +292,14 @@ let main (argv: string array) =
                 eprintfn "--only: unknown mutant(s) %s; valid: %s" (String.Join(", ", unknown)) (String.Join(", ", known))
                 exit 2
             mutants |> List.filter (fun (id, _, _, _, _, _) -> wanted.Contains id)
+    // Every snippet must occur exactly once before anything is built: a stale one fails at once, not minutes in.
+    let stale =
+        [ for id, _, path, original, _, _ in selected do
+            let count = Regex.Matches(File.ReadAllText(Path.Combine(root, path)), Regex.Escape original).Count
+            if count <> 1 then yield $"{id}: snippet found {count} times in {path}: {original}" ]
+    if not stale.IsEmpty then
+        stale |> List.iter (eprintfn "%s")
+        exit 2
     let started = Stopwatch.StartNew()
     copyTree ()
     let suites = selected |> List.map (fun (_, _, _, _, _, s) -> s) |> List.distinct
