@@ -62,14 +62,15 @@ type Case =
 
 let private uniform lo hi = Gen.choose (0, 1_000_000) |> Gen.map (fun k -> lo + (hi - lo) * float k / 1_000_000.0)
 
-/// A logit for a target from a bucket.
+/// A logit for a target from a bucket. Together the buckets cover every |logit| from 0 to 100 continuously
+/// (uncertain |x| < 2, confident 2 to 30, saturated 30 to 100 with its end points drawn often).
 let private logitGen (bucket: string) (target: float) =
     let sign = if target = 1.0 then 1.0 else -1.0
     match bucket with
-    | "confident-right" -> uniform 2.0 12.0 |> Gen.map (fun m -> sign * m)
-    | "confident-wrong" -> uniform 2.0 12.0 |> Gen.map (fun m -> -sign * m)
-    | "uncertain" -> uniform -1.0 1.0
-    | _ -> Gen.zip (Gen.elements [ 30.0; 45.5; 80.0; 100.0 ]) (Gen.elements [ 1.0; -1.0 ]) |> Gen.map (fun (m, s) -> m * s)
+    | "confident-right" -> uniform 2.0 30.0 |> Gen.map (fun m -> sign * m)
+    | "confident-wrong" -> uniform 2.0 30.0 |> Gen.map (fun m -> -sign * m)
+    | "uncertain" -> uniform -2.0 2.0
+    | _ -> Gen.zip (Gen.oneof [ Gen.elements [ 30.0; 100.0 ]; uniform 30.0 100.0 ]) (Gen.elements [ 1.0; -1.0 ]) |> Gen.map (fun (m, s) -> m * s)
 
 let private element =
     gen {
@@ -80,6 +81,10 @@ let private element =
     }
 
 /// Cases of 1 to 16 elements; `saturated` allows the +-30..100 bucket.
+/// The steps NonIncreasingInPt moves a logit towards its target: from a hair (a jump in the loss, as FLSD's
+/// gamma switch at a p_t threshold) to a stride.
+let monotonicitySteps = [ 1e-3; 1e-2; 0.1; 0.5; 2.0 ]
+
 let cases (saturated: bool) =
     Gen.choose (1, 16)
     |> Gen.bind (fun n -> Gen.arrayOfLength n (if saturated then element else element |> Gen.filter (fun (b, _, _) -> b <> "saturated")))
@@ -99,16 +104,21 @@ let shrink (c: Case) : Case seq =
 
 let private tensorOf (dtype: torch.ScalarType) (values: float[]) = torch.tensor(values, dtype = torch.ScalarType.Float64).to_type(dtype)
 
-/// Per-element loss values of the subject in float64 (or the given dtype), as an array.
-let private values (subject: Subject) (dtype: torch.ScalarType) (logits: float[]) (targets: float[]) =
-    use scope = torch.NewDisposeScope()
-    use _ = torch.no_grad()
-    let x = tensorOf dtype logits
-    let t = tensorOf dtype targets
+/// The subject's per-element losses, checked to have the logits' shape (a law is about element-wise losses).
+let private perElement (subject: Subject) (x: torch.Tensor) (t: torch.Tensor) =
     let out =
         match subject with
         | Function(_, f) -> f x t
         | Module m -> m.Compute(x, t, reduction = torch.nn.Reduction.None)
+    if out.shape <> x.shape then
+        invalidArg "subject" $"""a loss under the law checker must return per-element losses of the logits' shape [{String.Join(", ", x.shape)}], got shape [{String.Join(", ", out.shape)}]"""
+    out
+
+/// Per-element loss values of the subject in float64 (or the given dtype), as an array.
+let private values (subject: Subject) (dtype: torch.ScalarType) (logits: float[]) (targets: float[]) =
+    use scope = torch.NewDisposeScope()
+    use _ = torch.no_grad()
+    let out = perElement subject (tensorOf dtype logits) (tensorOf dtype targets)
     out.to_type(torch.ScalarType.Float64).cpu().flatten().data<float>().ToArray()
 
 let private valuesOf (f: LossFn) logits targets = values (Function("reference", f)) torch.ScalarType.Float64 logits targets
@@ -117,11 +127,7 @@ let private valuesOf (f: LossFn) logits targets = values (Function("reference", 
 let private withGradient (subject: Subject) (dtype: torch.ScalarType) (logits: float[]) (targets: float[]) =
     use scope = torch.NewDisposeScope()
     let x = (tensorOf dtype logits).requires_grad_(true)
-    let t = tensorOf dtype targets
-    let out =
-        match subject with
-        | Function(_, f) -> f x t
-        | Module m -> m.Compute(x, t, reduction = torch.nn.Reduction.None)
+    let out = perElement subject x (tensorOf dtype targets)
     out.sum().backward()
     out.detach().to_type(torch.ScalarType.Float64).cpu().flatten().data<float>().ToArray(),
     (nonNull x.grad).to_type(torch.ScalarType.Float64).cpu().flatten().data<float>().ToArray()
@@ -143,11 +149,12 @@ let private judge (subject: Subject) (law: Law) : Case -> string option =
             |> Option.map (fun i -> $"element {i}: loss {fmt l[i]} > BCE {fmt b[i]}")
     | NonIncreasingInPt ->
         fun c ->
-            let moved = Array.map2 (fun x t -> x + (if t = 1.0 then 0.5 else -0.5)) c.Logits c.Targets
             let before = values subject torch.ScalarType.Float64 c.Logits c.Targets
-            let after = values subject torch.ScalarType.Float64 moved c.Targets
-            Array.zip before after |> Array.tryFindIndex (fun (b, a) -> a > b + valueAbs + valueRel * abs b)
-            |> Option.map (fun i -> $"element {i}: loss {fmt before[i]} at logit {fmt c.Logits[i]}, {fmt after[i]} at {fmt moved[i]} (closer to the target)")
+            monotonicitySteps |> List.tryPick (fun step ->
+                let moved = Array.map2 (fun x t -> x + (if t = 1.0 then step else -step)) c.Logits c.Targets
+                let after = values subject torch.ScalarType.Float64 moved c.Targets
+                Array.zip before after |> Array.tryFindIndex (fun (b, a) -> a > b + valueAbs + valueRel * abs b)
+                |> Option.map (fun i -> $"element {i}: loss {fmt before[i]} at logit {fmt c.Logits[i]}, {fmt after[i]} at {fmt moved[i]} ({fmt step} closer to the target)"))
     | ReducesTo(name, reference) ->
         fun c ->
             let l = values subject torch.ScalarType.Float64 c.Logits c.Targets
@@ -172,18 +179,25 @@ let private judge (subject: Subject) (law: Law) : Case -> string option =
     | GradientMatchesFiniteDifferences ->
         fun c ->
             let _, g = withGradient subject torch.ScalarType.Float64 c.Logits c.Targets
-            let total (xs: float[]) = values subject torch.ScalarType.Float64 xs c.Targets |> Array.sum
-            let numeric =
+            // d(sum of losses)/dx_i as the sum of the per-element differences, not the difference of two sums:
+            // a large total would swallow a small element's change in rounding (a false alarm on a right gradient).
+            // The rounding of each difference (4 ulps of the two values over the step) widens the tolerance, so
+            // large loss values do not turn into a false alarm either.
+            let numeric, rounding =
                 Array.init c.Logits.Length (fun i ->
                     let plus, minus = Array.copy c.Logits, Array.copy c.Logits
                     plus[i] <- plus[i] + gradientStep
                     minus[i] <- minus[i] - gradientStep
-                    (total plus - total minus) / (2.0 * gradientStep))
-            Array.zip g numeric |> Array.tryFindIndex (fun (a, n) -> not (close gradientRel gradientAbs a n))
+                    let up = values subject torch.ScalarType.Float64 plus c.Targets
+                    let down = values subject torch.ScalarType.Float64 minus c.Targets
+                    Array.fold2 (fun acc u d -> acc + (u - d)) 0.0 up down / (2.0 * gradientStep),
+                    Array.fold2 (fun acc u d -> acc + 4.0 * 2.220446049250313e-16 * (abs u + abs d)) 0.0 up down / (2.0 * gradientStep))
+                |> Array.unzip
+            Array.zip3 g numeric rounding |> Array.tryFindIndex (fun (a, n, r) -> not (close gradientRel (gradientAbs + r) a n))
             |> Option.map (fun i -> $"element {i}: autograd {fmt g[i]}, finite differences {fmt numeric[i]}")
     | ReductionConsistent ->
         match subject with
-        | Function _ -> fun _ -> Some "ReductionConsistent needs a Module (an ILossFunction with reductions)"
+        | Function _ -> invalidArg "laws" "ReductionConsistent needs a Module (an ILossFunction with reductions), got a Function"
         | Module m ->
             fun c ->
                 use scope = torch.NewDisposeScope()
@@ -217,9 +231,25 @@ type private Collector() =
         member _.OnShrink(_, _) = ()
         member r.OnFinished(_, result) = r.Result <- Some result
 
+/// Refuses what the checker cannot judge, before any case runs: a count of cases below 1, a module that is
+/// not element-wise on logits (a multi-class loss, a loss on probabilities), a law that needs a module given a
+/// function, a loss that does not return per-element losses of the logits' shape.
+let private validate (maxTest: int) (subject: Subject) (laws: Law list) =
+    if maxTest < 1 then invalidArg "maxTest" $"maxTest must be >= 1 (cases a law is tried on), got {maxTest}"
+    match subject with
+    | Module m when m.Task = FocalLoss.Data.LossTask.MultiClass ->
+        invalidArg "subject" $"the law checker takes element-wise losses on logits with 0/1 targets, got {m.Name} (a multi-class loss)"
+    | Module m when m.Input = LossInput.Probabilities ->
+        invalidArg "subject" $"the law checker takes losses on logits, got {m.Name} (a loss on probabilities)"
+    | _ -> ()
+    for law in laws do judge subject law |> ignore   // a law the subject cannot have is refused here
+    // One probe: the shape of what the loss returns.
+    values subject torch.ScalarType.Float64 [| 1.0; -2.0; 0.5 |] [| 1.0; 0.0; 0.0 |] |> ignore
+
 /// Checks each claimed law with `maxTest` FsCheck cases (and a replay seed "(seed,gamma)" if given).
 let checkWith (maxTest: int) (replay: (uint64 * uint64) option) (subject: Subject) (laws: Law list) : Verdict list =
     TorchRuntime.EnsureLoaded() |> ignore
+    validate maxTest subject laws
     [ for law in laws ->
         let saturated = match law with GradientMatchesFiniteDifferences -> false | _ -> true
         let judgement = judge subject law

@@ -53,8 +53,33 @@ let tests =
             let again = LossLaws.checkWith 100 (Some seed) (LossLaws.Function("broken", loss)) [ law ] |> List.exactlyOne
             Expect.equal again.Counterexample first.Counterexample "the same counterexample from the same seed"
         }
-        test "a reduction law on a bare function is reported, not passed" {
-            let v = LossLaws.checkWith 10 None (LossLaws.Function("f", bce)) [ LossLaws.ReductionConsistent ] |> List.exactlyOne
-            Expect.isFalse v.Held "a function has no reductions to compare"
+        test "what the checker cannot judge is refused before any case, naming the parameter" {
+            let refused (f: unit -> LossLaws.Verdict list) (parameter: string) (fragment: string) =
+                Expect.throwsC (f >> ignore) (fun e ->
+                    Expect.equal (e :?> ArgumentException).ParamName parameter "the parameter is named"
+                    Expect.stringContains e.Message fragment "and what was wrong")
+            refused (fun () -> LossLaws.checkWith 10 None (LossLaws.Function("f", bce)) [ LossLaws.ReductionConsistent ]) "laws" "ReductionConsistent needs a Module"
+            refused (fun () -> LossLaws.checkWith 0 None (LossLaws.Function("f", bce)) [ LossLaws.NonIncreasingInPt ]) "maxTest" "maxTest must be >= 1 (cases a law is tried on), got 0"
+            refused (fun () -> LossLaws.checkWith 10 None (LossLaws.Module(Losses.SoftmaxFocalLoss())) [ LossLaws.NonIncreasingInPt ]) "subject" "(a multi-class loss)"
+            refused (fun () -> LossLaws.checkWith 10 None (LossLaws.Module(Losses.FocalLossFromProbabilities())) [ LossLaws.NonIncreasingInPt ]) "subject" "(a loss on probabilities)"
+            refused (fun () -> LossLaws.checkWith 10 None (LossLaws.Function("mean", fun x t -> (bce x t).mean())) [ LossLaws.NonIncreasingInPt ]) "subject" "must return per-element losses of the logits' shape [3], got shape []"
+        }
+        test "a right gradient is not called broken however large the loss values and their sum" {
+            // Per-element values near 1000 and sums near 16,000: a finite difference of the sum loses a small
+            // element's change in rounding, the per-element differences with their rounding bound do not.
+            let shifted : LossLaws.LossFn = fun x t -> bce x t + 1000.0
+            let v = LossLaws.checkWith 300 None (LossLaws.Function("BCE + 1000", shifted)) [ LossLaws.GradientMatchesFiniteDifferences ] |> List.exactlyOne
+            Expect.isTrue v.Held $"the gradient of BCE + 1000 is BCE's: {v.Counterexample}"
+        }
+        test "the buckets cover every logit up to 100 and steps down to 1e-3: a gap or a jump cannot hide" {
+            // NaN only for 13 < |x| < 29 (between the old buckets), and a jump up at p_t = 0.2 (FLSD-53's gamma switch).
+            let gap : LossLaws.LossFn = fun x t ->
+                let inGap = x.abs().gt(torch.tensor 13.0).logical_and(x.abs().lt(torch.tensor 29.0))
+                (bce x t).masked_fill(inGap, Double.NaN)
+            let finite = LossLaws.checkWith 200 None (LossLaws.Function("NaN in a gap", gap)) [ LossLaws.FiniteAtExtremes ] |> List.exactlyOne
+            Expect.isFalse finite.Held "a NaN between 13 and 29 is found"
+            let flsd = LossLaws.checkWith 200 None (LossLaws.Module(Losses.SigmoidFocalLossSampleDependent())) [ LossLaws.NonIncreasingInPt ] |> List.exactlyOne
+            Expect.isFalse flsd.Held "FLSD-53's loss jumps up where p_t passes 0.2 (gamma 5 -> 3): not monotone in p_t"
+            Expect.stringContains (flsd.Counterexample |> Option.defaultValue "") "closer to the target" "the counterexample names the step"
         }
     ]

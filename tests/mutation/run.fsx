@@ -103,6 +103,8 @@ let mutants = [
     "{ r with PAdjusted = p; Significant = p < alpha }", "{ r with PAdjusted = p; Significant = r.PValue < alpha }", Expecto "frames and verdicts on constructed runs"
     "holm-not-monotone", "Holm's step-down adjustment without its running maximum", "src/Analysis.FSharp/Stats.fs",
     "runningMax <- max runningMax (min 1.0 (float (m - j) * ps[i]))", "runningMax <- min 1.0 (float (m - j) * ps[i])", Expecto "statistics"
+    "verdict-ignores-significance", "a family verdict reads better or worse from any non-tied difference, significant or not", "src/Analysis.FSharp/Verdicts.fs",
+    "let significant = rows |> List.filter (fun p -> p.Significant && not (isTie p))", "let significant = rows |> List.filter (fun p -> not (isTie p))", Expecto "frames and verdicts on constructed runs"
     "threshold-shift-unread", "a drop of F1 at 0.5 with the best-threshold F1 unchanged is not read as a threshold shift", "src/Analysis.FSharp/Verdicts.fs",
     "| Some d, Some best when sig' (Some d) && not rankingChanged ->", "| Some d, Some best when sig' (Some best) && not rankingChanged ->", Expecto "frames and verdicts on constructed runs"
     "scale-from-non-significance", "a calibration penalty is read as a scale whenever its recalibrated difference is not significant, however wide its interval", "src/Analysis.FSharp/Verdicts.fs",
