@@ -47,7 +47,7 @@ let poly1FocalModule (epsilon: float) (gamma: float) =
             | _ -> loss.mean() }
 
 // Register the loss by name, then let this script serve as a sweep worker when it is started as one.
-CustomLosses.register "poly1_focal" FocalLoss.Data.LossTask.Binary [ "epsilon"; "gamma" ] (fun ps -> poly1FocalModule ps["epsilon"] ps["gamma"])
+CustomLosses.register("poly1_focal", FocalLoss.Data.LossTask.Binary, [ "epsilon"; "gamma" ], fun ps -> poly1FocalModule ps["epsilon"] ps["gamma"])
 Experiment.serveAsWorker fsi.CommandLineArgs
 
 let cli = Cli.sweep "check-your-loss.fsx" 5 10 (Cli.scriptArguments fsi.CommandLineArgs)

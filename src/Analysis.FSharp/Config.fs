@@ -167,34 +167,46 @@ type Task =
     /// Independent binary labels per sample.
     | MultiLabel of labels: int
 
-/// A file a run reads, with the SHA-256 of its content.
-type InputFile = { Path: string; Sha256: string }
+/// What an input file is to a run.
+type InputKind =
+    /// Data the run reads (a CSV, the MNIST files).
+    | Data
+    /// The source file that defines a custom loss: editing the loss is a new run, not a reused one.
+    | LossCode
 
-/// A loss written by the user and registered by name: its task, its hyper-parameters' names and how to build it.
+/// A file a run reads, with the SHA-256 of its content.
+type InputFile = { Path: string; Sha256: string; Kind: InputKind }
+
+/// A loss written by the user and registered by name: its task, its hyper-parameters' names, how to build it,
+/// and the file that registered it ("" when unknown).
 type CustomLoss =
     { Name: string
       Task: FocalLoss.Data.LossTask
       Parameters: string list
-      Create: Map<string, float> -> ILossFunction }
+      Create: Map<string, float> -> ILossFunction
+      Source: string }
 
 /// The losses a script registers before it sweeps them. A sweep's worker processes must register the same
 /// losses: for a script-defined loss the script itself is the worker (Experiment.serveAsWorker).
-module CustomLosses =
-    let private registry = Collections.Concurrent.ConcurrentDictionary<string, CustomLoss>()
+[<AbstractClass; Sealed>]
+type CustomLosses private () =
+    static let registry = Collections.Concurrent.ConcurrentDictionary<string, CustomLoss>()
 
     /// Registers a loss under a name: lower-case letters, digits and '_', starting with a letter, not the
-    /// name of a loss of the family. Registering the same name again replaces it.
-    let register (name: string) (task: FocalLoss.Data.LossTask) (parameters: string list) (create: Map<string, float> -> ILossFunction) =
+    /// name of a loss of the family. Registering the same name again replaces it. The file that calls this
+    /// (the compiler fills `source` in) is part of every run id of the loss, so an edit to the loss is a new run.
+    static member register(name: string, task: FocalLoss.Data.LossTask, parameters: string list, create: Map<string, float> -> ILossFunction,
+                           [<Runtime.CompilerServices.CallerFilePath; Runtime.InteropServices.Optional; Runtime.InteropServices.DefaultParameterValue("")>] source: string) =
         if not (Text.RegularExpressions.Regex.IsMatch(name, "^[a-z][a-z0-9_]*$")) then
             invalidArg "name" $"a custom loss name must be lower-case letters, digits and '_', starting with a letter, got '{name}'"
         if LossRegistry.Names |> Seq.contains name then invalidArg "name" $"'{name}' is a loss of the family; give your loss another name"
         for p in parameters do
             if not (Text.RegularExpressions.Regex.IsMatch(p, "^[a-z][a-z0-9_]*$")) then invalidArg "parameters" $"a parameter name must be lower-case letters, digits and '_', got '{p}'"
         if (List.distinct parameters).Length <> parameters.Length then invalidArg "parameters" $"parameter names must be distinct, got %A{parameters}"
-        registry[name] <- { Name = name; Task = task; Parameters = parameters; Create = create }
+        registry[name] <- { Name = name; Task = task; Parameters = parameters; Create = create; Source = (if File.Exists source then Path.GetFullPath source else "") }
 
     /// The registration of a name, if any.
-    let tryFind (name: string) = match registry.TryGetValue name with | true, c -> Some c | _ -> None
+    static member tryFind(name: string) = match registry.TryGetValue name with | true, c -> Some c | _ -> None
 
 /// The defaults every experiment overrides: a 2-D Gaussian task at 10 % positives, logistic regression,
 /// focal loss with the paper's alpha 0.25 and gamma 2, Adam at 0.01 for 10 epochs of batch 64 (mean), 10 %
@@ -401,13 +413,35 @@ module Loss =
                 [ if ps |> List.map fst <> c.Parameters then
                       yield $"""Loss {name} must have the parameters [{String.Join(", ", c.Parameters)}] in this order, got [{String.Join(", ", ps |> List.map fst)}]"""
                   for k, v in ps do
-                      if not (Double.IsFinite v) then yield $"Loss {name} parameter {k} must be finite, got {num v}" ]
+                      if not (Double.IsFinite v) then yield $"Loss {name} parameter {k} must be finite, got {num v}"
+                  // The module the registration builds must be what it was registered as.
+                  if ps |> List.map fst = c.Parameters && ps |> List.forall (snd >> Double.IsFinite) then
+                      let built = try Ok(c.Create(Map.ofList ps)) with e -> Error e.Message
+                      match built with
+                      | Error e ->
+                          let given = String.Join(", ", ps |> List.map (fun (k, v) -> k + "=" + num v))
+                          yield $"Loss {name} could not be built from [{given}]: {e}"
+                      | Ok m ->
+                          if m.Task <> c.Task then yield $"Loss {name} is registered as a {c.Task} loss but its module says {m.Task}"
+                          match box m with :? IDisposable as d -> d.Dispose() | _ -> () ]
 
     /// Parses a label printed by <see cref="label"/> back to its loss; anything else, or a loss whose
     /// hyper-parameters are out of range, is an error.
     let rec ofLabel (text: string) =
         let custom = Regex.Match(text, @"^([a-z][a-z0-9_]*)\((.*)\)$")
         let smoothed = Regex.Match(text, $"^(.*) ls={number}$")
+        let valid (loss: Loss) =
+            // A custom loss need not be registered to be named (a merged report's labels); its values must be finite and its names distinct.
+            let ps =
+                match loss with
+                | Custom(name, ps) ->
+                    [ for k, v in ps do if not (Double.IsFinite v) then yield $"Loss {name} parameter {k} must be finite, got {num v}"
+                      if (ps |> List.map fst |> List.distinct).Length <> ps.Length then yield $"Loss {name} must name each parameter once" ]
+                | _ -> problems loss
+            match ps with
+            | [] -> loss
+            | ps -> invalidArg "text" $"""the label '{text}' names an invalid loss: {String.Join("; ", ps)}"""
+        valid <|
         match text with
         | "CE" -> BinaryCrossEntropy
         | "softmax CE" -> SoftmaxCrossEntropy
@@ -432,10 +466,6 @@ module Loss =
                                    + "'softmax poly-1 CE e=E', 'softmax poly-1 focal a=[A, ...]|none g=G e=E', 'FL* g=G b=B', 'FLSD [p<T: G, ..., else G] a=A|none', "
                                    + "'softmax FLSD [p<T: G, ..., else G] a=[A, ...]|none', any of these followed by ' ls=S', or name(k=v, ...) of a registered loss; "
                                    + $"got '{text}'"))
-            |> fun loss ->
-                match problems loss with
-                | [] -> loss
-                | ps -> invalidArg "text" $"""the label '{text}' names an invalid loss: {String.Join("; ", ps)}"""
 
     /// Builds a module from per-class weights as a float32 tensor (or null), disposed once the module has
     /// copied it.
@@ -547,7 +577,13 @@ let contentHash =
 
 /// The files a config reads, with their content hashes.
 let inputFiles (repoRoot: string) (c: RunConfig) =
-    Dataset.inputs repoRoot c.Dataset |> List.map (fun p -> { Path = p; Sha256 = contentHash p })
+    [ for p in Dataset.inputs repoRoot c.Dataset -> { Path = p; Sha256 = contentHash p; Kind = Data }
+      match c.Loss with
+      | Custom(name, _) ->
+          match CustomLosses.tryFind name with
+          | Some l when l.Source <> "" -> yield { Path = l.Source; Sha256 = contentHash l.Source; Kind = LossCode }
+          | _ -> ()
+      | _ -> () ]
 
 /// The config as canonical JSON without the experiment name (what identifies a run, with the inputs).
 let canonical (c: RunConfig) = JsonSerializer.Serialize({ c with Experiment = "" }, jsonOptions)

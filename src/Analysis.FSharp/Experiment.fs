@@ -53,7 +53,12 @@ let scriptWorker (scriptPath: string) = Runner.Script(Path.GetFullPath scriptPat
 /// grid size, progress, timings and the verdicts. Returns the records and the report (None for a shard).
 let runAndReportWith (worker: Runner.WorkerProgram) (title: string) (description: string) (cli: Cli.Sweep) (configs: RunConfig list) =
     // Invalid settings are a usage error: say what is wrong, once, and exit 2 before any work.
-    match allProblems configs with
+    let workerProblems =
+        match worker, configs |> List.tryPick (fun c -> match c.Loss with Custom(name, _) -> Some name | _ -> None) with
+        | Runner.Library _, Some name ->
+            [ $"Loss '{name}' is defined in a script, so the sweep's workers must be that script: Experiment.runAndReportWith (Experiment.scriptWorker (Path.Combine(__SOURCE_DIRECTORY__, __SOURCE_FILE__))), with Experiment.serveAsWorker fsi.CommandLineArgs at the top" ]
+        | _ -> []
+    match workerProblems @ allProblems configs with
     | [] -> ()
     | problems ->
         eprintfn "%d invalid setting(s):" problems.Length

@@ -100,7 +100,7 @@ let taskOf (r: RunRecord) =
 let settingOf (r: RunRecord) = runIdOf { r.Config with Seed = 0 } r.Inputs
 
 /// The id of the plain cross-entropy run a record is paired with: same config, data content and seed.
-let baselineIdOf (r: RunRecord) = runIdOf (baselineOf r.Config) r.Inputs
+let baselineIdOf (r: RunRecord) = runIdOf (baselineOf r.Config) (r.Inputs |> List.filter (fun i -> i.Kind = Data))
 
 /// The config and bookkeeping columns of a run row (metrics are added as columns beside them).
 type RunRow =

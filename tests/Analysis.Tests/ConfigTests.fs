@@ -23,7 +23,7 @@ let private classWeights = Gen.arrayOfLength 3 (uniform 0.05 3.0) |> Gen.filter 
 
 /// A loss registered the way a script registers its own: scale * BCE + shift * mean logit^2.
 let registerTestLoss () =
-    CustomLosses.register "scaled_bce" FocalLoss.Data.LossTask.Binary [ "scale"; "shift" ] (fun ps ->
+    CustomLosses.register("scaled_bce", FocalLoss.Data.LossTask.Binary, [ "scale"; "shift" ], fun ps ->
         { new ILossFunction with
             member _.Name = "scaled_bce"
             member _.Input = LossInput.Logits
@@ -260,6 +260,14 @@ let tests =
         test "a label that is no loss is an error naming the forms" {
             Expect.throwsC (fun () -> Loss.ofLabel "balanced CE a=none" |> ignore) (fun e ->
                 Expect.stringContains e.Message "got 'balanced CE a=none'" "names the label")
+            for label, fragment in
+                [ "CE ls=1.5", "Loss.labelSmoothing must be in (0, 1)"; "CE ls=0", "Loss.labelSmoothing must be in (0, 1)"
+                  "CE ls=0.1 ls=0.2", "Loss.loss of Smoothed must be a loss with label smoothing"
+                  "focal(p) a=0.25 g=2 ls=0.1", "Loss.loss of Smoothed must be a loss with label smoothing"
+                  "mine(a=NaN)", "parameter a must be finite, got NaN"; "mine(a=1, a=2)", "must name each parameter once" ] do
+                Expect.throwsC (fun () -> Loss.ofLabel label |> ignore) (fun e ->
+                    Expect.stringContains e.Message $"the label '{label}' names an invalid loss" label
+                    Expect.stringContains e.Message fragment label)
         }
 
         test "the run id changes when a file the run reads changes, not only its path" {

@@ -47,6 +47,21 @@ let tests =
             Expect.equal (p.Better, p.Worse, p.Pairs) (5, 0, 5) "better on every seed"
         }
 
+        test "editing the file that defines a custom loss makes its runs new runs, and they still pair with CE" {
+            let source = Path.Combine(Directory.CreateTempSubdirectory("wb-src").FullName, "mine.fsx")
+            File.WriteAllText(source, "// scale 1")
+            CustomLosses.register("edited_loss", FocalLoss.Data.LossTask.Binary, [ "scale" ], (fun _ -> FocalLoss.Losses.BinaryCrossEntropyWithLogitsLoss() :> FocalLoss.ILossFunction), source = source)
+            let c = { task with Loss = Custom("edited_loss", [ "scale", 1.0 ]) }
+            let before = Data.runId c
+            let inputs = inputFiles Data.repoRoot c
+            Expect.equal (inputs |> List.map (fun i -> i.Path, i.Kind)) [ source, LossCode ] "the registering file is an input of the run, as loss code"
+            File.WriteAllText(source, "// scale 3")
+            File.SetLastWriteTimeUtc(source, DateTime.UtcNow.AddSeconds 5.0)
+            Expect.notEqual (Data.runId c) before "an edited loss is a new run, not the old results"
+            let custom = { record c [ "average_precision", 0.5 ] with Inputs = inputs }
+            Expect.equal (Frames.baselineIdOf custom) (Data.runId { c with Loss = BinaryCrossEntropy }) "the CE run it pairs with does not read the loss's file"
+        }
+
         testPropertyWithConfig (Props.config 300) "a verdict whose interval contains zero never reads improved or worsened" <|
             Prop.forAll (Arb.fromGen (Gen.arrayOfLength 5 (Gen.choose (-100, 100) |> Gen.map (fun k -> float k / 10_000.0)))) (fun effects ->
                 let records = constructed [| 0.0; 0.1; 0.2; 0.3; 0.4 |] effects
@@ -153,7 +168,7 @@ let tests =
             // Two versions of one CSV path (the file is gone now): each record carries its content hash.
             let csv = { task with Dataset = Csv("/no/longer/here.csv", "label") }
             let version (hash: string) (loss: Loss) (seed: int) (ap: float) =
-                let inputs = [ { Path = "/no/longer/here.csv"; Sha256 = String.replicate 8 hash } ]
+                let inputs = [ { Path = "/no/longer/here.csv"; Sha256 = String.replicate 8 hash; Kind = Data } ]
                 let c = { csv with Loss = loss; Seed = seed }
                 { record task [] with Id = runIdOf c inputs; Config = c; Inputs = inputs; Metrics = Map.ofList [ "average_precision", ap ] }
             let records =
@@ -173,7 +188,7 @@ let tests =
                 [ for s in 0 .. 2 do
                     for loss, ap in [ BinaryCrossEntropy, 0.5; focal, 0.6 ] ->
                         let c = { task with Dataset = Csv("/tmp/x.csv", evil); Loss = loss; Seed = s }
-                        let inputs = [ { Path = "/tmp/x.csv"; Sha256 = String.replicate 64 "c" } ]
+                        let inputs = [ { Path = "/tmp/x.csv"; Sha256 = String.replicate 64 "c"; Kind = Data } ]
                         { record task [] with Id = runIdOf c inputs; Config = c; Inputs = inputs; Metrics = Map.ofList [ "average_precision", ap + float s / 100.0 ] } ]
             let written = Report.write (Directory.CreateTempSubdirectory("wb-evil").FullName) "Evil" "A label with markup." Report.unknownSweep records
             let html = File.ReadAllText written.Html

@@ -93,6 +93,8 @@ let tests =
                 invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp 8 } "Loss must be a multi-class loss for the multi-class (10 classes) data"
                 invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Linear; Loss = SoftmaxCrossEntropy } "Model must have one output per class or label (logistic, mlp, cnn) for the multi-class (10 classes) data"
                 invalid { tiny with Model = Cnn } "Model cnn needs 28 x 28 images [1, 28, 28], got features of shape [2]"
+                CustomLosses.register("liar", FocalLoss.Data.LossTask.Binary, [], fun _ -> FocalLoss.Losses.SoftmaxCrossEntropyLoss() :> FocalLoss.ILossFunction)
+                invalid { tiny with Loss = Custom("liar", []) } "Loss liar is registered as a Binary loss but its module says MultiClass"
                 invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp 8; Loss = SoftmaxCrossEntropy; Reduction = BatchSumOverPositives }
                     "Reduction batch sum over positives needs a binary or multi-label loss (positives are counted in 0/1 targets), got 'softmax CE'"
                 let labels = { tiny with Dataset = MultiLabelLinear({ Train = 300; Test = 300 }, 3, 6, 0.2); Model = Mlp 8 }
