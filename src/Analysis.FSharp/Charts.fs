@@ -124,7 +124,7 @@ let forest (id: string) (palette: Palette) (task: string) (keys: string list) (r
 /// An alpha x gamma heatmap of a summary metric's mean for one task (the analogue of the paper's Table 1),
 /// on categorical axes, with the colour scale's range shown; None unless the grid is at least 2 x 2.
 let alphaGammaHeatmap (id: string) (task: string) (metric: string) (summary: SummaryRow list) =
-    let rows = summary |> List.filter (fun s -> s.Dataset = task && s.Metric = metric && s.Loss = nameof FocalLoss.Functional.sigmoid_focal_loss && not (Double.IsNaN s.Alpha))
+    let rows = summary |> List.filter (fun s -> s.Dataset = task && s.Metric = metric && isPlainSigmoidFocal s.Setting s.Alpha s.Gamma)
     let alphas = rows |> List.map _.Alpha |> List.distinct |> List.sort
     let gammas = rows |> List.map _.Gamma |> List.distinct |> List.sort
     if alphas.Length < 2 || gammas.Length < 2 then None

@@ -626,7 +626,10 @@ let problems (c: RunConfig) : string list =
     let bad cond field expected (got: string) = if cond then [ $"{field} must be {expected}, got {got}" ] else []
     let rate field (r: float) = bad (not (r > 0.0 && r < 1.0)) field "in (0, 1)" (num r)
     let noise field (n: float) = bad (not (n >= 0.0 && n < 0.5)) field "in [0, 0.5)" (num n)
-    let sizes (s: Sizes) = bad (s.Train < 2) "Dataset.sizes.Train" ">= 2" (string s.Train) @ bad (s.Test < 2) "Dataset.sizes.Test" ">= 2" (string s.Test)
+    let sizesUpTo (most: int) (s: Sizes) =
+        bad (s.Train < 2 || s.Train > most) "Dataset.sizes.Train" $"in [2, {most}]" (string s.Train)
+        @ bad (s.Test < 2 || s.Test > most) "Dataset.sizes.Test" $"in [2, {most}]" (string s.Test)
+    let sizes = sizesUpTo 10_000_000
     let finitePositive field (v: float) = bad (not (v > 0.0) || Double.IsInfinity v) field "finite and > 0" (num v)
     let gamma (g: float) = bad (not (g >= 0.0) || Double.IsInfinity g) "Loss.gamma" "finite and >= 0" (num g)
     let alpha (a: float) = bad (not (a >= 0.0 && a <= 1.0)) "Loss.alpha" "in [0, 1]" (num a)
@@ -649,7 +652,9 @@ let problems (c: RunConfig) : string list =
           yield! sizes s; yield! bad (k < 2) "Dataset.labels" ">= 2" (string k)
           yield! bad (f < k + 1) "Dataset.features" $">= labels + 1 ({k + 1})" (string f)
           yield! rate "Dataset.positiveRate" r
-      | MnistPairs(s, m) -> yield! sizes s; yield! bad (m <> 2 && m <> 3) "Dataset.maxDigits" "2 or 3" (string m)
+      | MnistPairs(s, m) ->
+          yield! sizesUpTo 200_000 s   // 28 x 84 float images: 200,000 take 1.9 GB
+          yield! bad (m <> 2 && m <> 3) "Dataset.maxDigits" "2 or 3" (string m)
       match c.Model with
       | Mlp h -> yield! bad (h < 1) "Model.hidden" ">= 1" (string h)
       | _ -> ()

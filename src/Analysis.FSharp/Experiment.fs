@@ -113,7 +113,7 @@ let runAndReport (title: string) (description: string) (cli: Cli.Sweep) (configs
 /// focal settings with an alpha (the paper reports that the best alpha falls as gamma rises).
 let bestAlphaPerGamma (dataset: string) (metric: string) (summary: Frames.SummaryRow list) (paired: Frames.PairedRow list) =
     summary
-    |> List.filter (fun s -> s.Dataset = dataset && s.Metric = metric && s.Loss = nameof FocalLoss.Functional.sigmoid_focal_loss && not (Double.IsNaN s.Alpha) && not (Double.IsNaN s.Mean))
+    |> List.filter (fun s -> s.Dataset = dataset && s.Metric = metric && Frames.isPlainSigmoidFocal s.Setting s.Alpha s.Gamma && not (Double.IsNaN s.Mean))
     |> List.groupBy _.Gamma
     |> List.sortBy fst
     |> List.map (fun (g, rows) ->
@@ -121,7 +121,7 @@ let bestAlphaPerGamma (dataset: string) (metric: string) (summary: Frames.Summar
         let means = rows |> List.map _.Mean
         let halves =
             paired
-            |> List.filter (fun p -> p.Dataset = dataset && p.Metric = metric && p.Loss = nameof FocalLoss.Functional.sigmoid_focal_loss && p.Gamma = g && not (Double.IsNaN p.Alpha))
+            |> List.filter (fun p -> p.Dataset = dataset && p.Metric = metric && Frames.isPlainSigmoidFocal p.Setting p.Alpha p.Gamma && p.Gamma = g)
             |> List.map (fun p -> (p.Hi - p.Lo) / 2.0) |> List.filter (Double.IsNaN >> not) |> List.sort
         { Gamma = g; Alpha = best.Alpha; Mean = best.Mean; Spread = List.max means - List.min means
           HalfWidth = if halves.IsEmpty then nan else halves[halves.Length / 2] })

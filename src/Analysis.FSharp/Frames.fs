@@ -155,6 +155,11 @@ type PairedRow =
       /// True when the Holm-adjusted p-value is below 0.05.
       Significant: bool }
 
+/// True for a row of plain sigmoid focal loss with an alpha (what the alpha x gamma grid is about): not a
+/// smoothed, Poly-1 or other relative that shares its name, alpha or gamma.
+let isPlainSigmoidFocal (setting: string) (alpha: float) (gamma: float) =
+    not (Double.IsNaN alpha) && setting = Loss.label (SigmoidFocal(Some alpha, gamma))
+
 /// Significance level of every verdict, after Holm's adjustment within a task.
 let alpha = 0.05
 

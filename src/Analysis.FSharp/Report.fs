@@ -126,6 +126,7 @@ let private pairedTable (paired: PairedRow list) (task: string) =
 let private splitText (task: Task) (name: string, count: int64, classes: int64 list) =
     match task, classes with
     | Binary, [ negatives; positives ] -> $"{name} {count} ({positives} positives, {negatives} negatives)"
+    | MultiLabel _, _ -> $"""{name} {count} (positives per label {String.Join("/", classes)})"""
     | _ -> $"""{name} {count} (per class {String.Join("/", classes)})"""
 
 /// The report of a set of runs as a document: contents, provenance, the effect matrices and readings, then
@@ -157,16 +158,16 @@ let document (title: string) (description: string) (sweep: SweepInfo) (records: 
           "summary.csv", "mean and 95 % t-interval per task, setting and metric"
           "paired.csv", "setting minus CE per seed pair: difference, interval, p-values, Holm p, relative change, family"
           "runs/<id>.json", "every run's full record (config, metrics, curves, weights of linear models)" ]
-    let mainKeys = [ "Ranking: AP (binary tasks)", [ "average_precision" ]
-                     "Decisions at the default threshold: F1 at 0.5 (binary), macro-F1 (multi-class)", [ "f1"; "macro_f1" ]
-                     "Calibration: ECE (binary), top-label ECE (multi-class); lower is better", [ "ece15"; "top_label_ece15" ] ]
+    let mainKeys = [ "Ranking: AP (binary), mAP (multi-label)", [ "average_precision"; "mean_average_precision" ]
+                     "Decisions at the default threshold: F1 at 0.5 (binary), macro-F1 (multi-class, multi-label)", [ "f1"; "macro_f1" ]
+                     "Calibration: ECE (binary), top-label ECE (multi-class), ECE of the pooled label slots (multi-label); lower is better", [ "ece15"; "top_label_ece15"; "slot_ece15" ] ]
     let protocol =
         [ (match records |> List.map (fun r -> r.Config.Recalibration) |> List.distinct with
-           | [ TemperatureOnHeldOut f ] -> $"Each run trains on its training split minus a stratified {f * 100.0:G3} %% calibration slice (with the training labels' noise, where a task has any: a practitioner has no clean labels to calibrate on); a temperature T is fitted on that slice by minimising the NLL of softmax(z / T) (sigmoid for binary), and the test set is scored again with it (metrics marked (T)). Temperature fits that ended at a bound instead of a minimum: {records |> List.filter (fun r -> not r.Diverged && r.TemperatureFit <> string FocalLoss.Metrics.TemperatureFitStatus.Converged) |> List.length} of {records.Length}."
+           | [ TemperatureOnHeldOut f ] -> $"Each run trains on its training split minus a stratified {f * 100.0:G3} %% calibration slice (with the training labels' noise, where a task has any: a practitioner has no clean labels to calibrate on); a temperature T is fitted on that slice by minimising the NLL of softmax(z / T) (multi-class) or sigmoid(z / T) (binary; multi-label with one T for all labels, fitted on the pooled label slots), and the test set is scored again with it (metrics marked (T)). Temperature fits that ended at a bound instead of a minimum: {records |> List.filter (fun r -> not r.Diverged && r.TemperatureFit <> string FocalLoss.Metrics.TemperatureFitStatus.Converged) |> List.length} of {records.Length}."
            | [ NoRecalibration ] -> "Runs train on their whole training split; no temperature is fitted."
            | many -> $"Recalibration differs between runs: %A{many}.")
           $"Verdicts compare each setting with plain cross-entropy trained on the same data, initialisation and shuffling per seed. p-values: two-sided paired t-test on the per-seed differences (Wilcoxon signed-rank beside it from {wilcoxonMinPairs} seeds); Holm-adjusted over every setting and metric of a task; significant means Holm p < {Frames.alpha}. Intervals are unadjusted 95 %% t-intervals of the mean difference."
-          "Families: ranking (AP, ROC-AUC and F1 at the best threshold, which depend only on the order of the scores), decisions at the default threshold 0.5 (F1, balanced accuracy), calibration (ECE with 15 equal-width bins, Brier, log-loss; lower is better), the same after temperature scaling, and for multi-class tasks macro-F1, top-1, top-label and classwise ECE, plus a class-balanced test set where there is one." ]
+          "Families: ranking (AP, ROC-AUC and F1 at the best threshold, which depend only on the order of the scores), decisions at the default threshold 0.5 (F1, balanced accuracy), calibration (ECE with 15 equal-width bins, Brier, log-loss; lower is better), the same after temperature scaling, and for multi-class tasks macro-F1, top-1, top-label and classwise ECE, plus a class-balanced test set where there is one; for multi-label tasks mAP (ranking, the mean of the labels' AP), micro- and macro-F1 with each label at 0.5 (decisions), and ECE, Brier and log-loss of all label slots pooled (calibration). Element-wise losses (focal, ASL, ...) on multi-label data are compared with per-label BCE." ]
     { Title = title
       Description = description
       Blocks =
@@ -236,9 +237,11 @@ let document (title: string) (description: string) (sweep: SweepInfo) (records: 
               if epochs >= 2 then
                   Chart("test metric per epoch", Charts.bands $"chart-{ti}-test" palette $"Test {(metricInfo (Runner.primaryMetric task)).Short} per epoch" (metricInfo (Runner.primaryMetric task)).Short true t testBands)
                   Chart("training loss per epoch", Charts.bands $"chart-{ti}-loss" palette "Training loss per epoch (each setting's own loss)" "training loss" false t lossBands)
-          Heading(2, "The loss family")
-          Chart("Focal loss against p_t", Charts.lossVsPt "chart-loss" figure)
-          Chart("Gradient against p_t", Charts.gradientVsPt "chart-gradient" figure) ] }
+          // A reference figure for reports that compare focal losses (Lin et al. 2017, Fig. 1).
+          if records |> List.exists (fun r -> not (Double.IsNaN(Loss.gamma r.Config.Loss)) && Loss.gamma r.Config.Loss > 0.0) then
+              Heading(2, "Focal loss against p_t (reference)")
+              Chart("Focal loss against p_t", Charts.lossVsPt "chart-loss" figure)
+              Chart("Gradient against p_t", Charts.gradientVsPt "chart-gradient" figure) ] }
 
 /// Writes report.html, summary.md, runs.csv, summary.csv and paired.csv into <paramref name="folder"/>,
 /// all from the same records in this one call. <paramref name="description"/> says what the experiment

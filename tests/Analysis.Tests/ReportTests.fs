@@ -47,6 +47,18 @@ let tests =
             Expect.equal (p.Better, p.Worse, p.Pairs) (5, 0, 5) "better on every seed"
         }
 
+        test "the best alpha per gamma and the alpha x gamma grid are about plain focal loss, not its smoothed twin" {
+            let row (loss: Loss) mean : Frames.SummaryRow =
+                { Dataset = "d"; Setting = Loss.label loss; Loss = Loss.name loss; Alpha = Loss.alpha loss; Gamma = Loss.gamma loss; Metric = "average_precision"
+                  Mean = mean; Lo = mean; Hi = mean; Runs = 3; Finished = 3; Diverged = 0 }
+            let summary =
+                [ row (SigmoidFocal(Some 0.25, 2.0)) 0.5; row (SigmoidFocal(Some 0.5, 2.0)) 0.4
+                  row (Smoothed(0.1, SigmoidFocal(Some 0.5, 2.0))) 0.9; row (Poly1Focal(Some 0.75, 2.0, 1.0)) 0.95 ]
+            let best = Experiment.bestAlphaPerGamma "d" "average_precision" summary [] |> List.exactlyOne
+            Expect.equal (best.Alpha, best.Mean) (0.25, 0.5) "the smoothed and Poly-1 rows (same name or alpha and gamma) take no part"
+            Expect.floatClose Accuracy.veryHigh best.Spread 0.1 "the spread is over the two plain settings"
+        }
+
         test "editing the file that defines a custom loss makes its runs new runs, and they still pair with CE" {
             let source = Path.Combine(Directory.CreateTempSubdirectory("wb-src").FullName, "mine.fsx")
             File.WriteAllText(source, "// scale 1")

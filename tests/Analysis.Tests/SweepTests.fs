@@ -102,6 +102,7 @@ let tests =
                 invalid { labels with Model = Linear } "Model must have one output per class or label (logistic, mlp, cnn) for the multi-label (3 labels) data"
                 invalid { labels with Dataset = MultiLabelLinear({ Train = 300; Test = 300 }, 3, 3, 0.2) } "Dataset.features must be >= labels + 1 (4), got 3"
                 invalid { labels with Dataset = MnistPairs({ Train = 300; Test = 300 }, 4) } "Dataset.maxDigits must be 2 or 3, got 4"
+                invalid { labels with Dataset = MnistPairs({ Train = 2_000_000_000; Test = 100 }, 3) } "Dataset.sizes.Train must be in [2, 200000], got 2000000000"
                 invalid { labels with Dataset = MnistPairs({ Train = 300; Test = 300 }, 2); Model = Cnn } "Model cnn needs 28 x 28 images [1, 28, 28], got features of shape [1, 28, 84]"
             }
             test "per-class alpha of the wrong length or with negative entries is refused before any run" {

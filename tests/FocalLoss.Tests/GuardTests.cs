@@ -241,6 +241,15 @@ public class GuardTests
         Fails(() => Functional.focal_loss_star(X, T, beta: double.NaN), "beta", "beta must be finite, got NaN");
 
     [Fact]
+    public void fl_star_gamma_must_be_finite_in_the_inputs_dtype() =>
+        // 1e39 is a finite double but infinite in float32, where FL* would divide inf by inf.
+        Fails(() => Functional.focal_loss_star(X, T, gamma: 1e39), "gamma", "gamma and beta must be finite in the inputs' dtype Float32 (at most 3.4028234663852886E+38), got gamma 1E+39, beta 1");
+
+    [Fact]
+    public void class_balanced_weight_tensors_must_be_floating_point() =>
+        Fails(() => ClassBalanced.WeightTensor([10, 100], 0.99, ScalarType.Int64), "dtype", "dtype must be a floating-point type (weights are fractions), got Int64");
+
+    [Fact]
     public void fl_star_targets_must_be_hard_labels() =>
         Fails(() => Functional.focal_loss_star(X, tensor(new[] { 1f, 0.3f, 0f, 0.3f })), "targets", "targets must be hard 0/1 labels (FL* is defined for hard targets), got 0.30000001192092896 (2 such values)");
 

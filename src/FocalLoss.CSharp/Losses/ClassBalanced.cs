@@ -65,6 +65,8 @@ public static class ClassBalanced
     public static Tensor WeightTensor(long[] counts, double beta, ScalarType dtype = ScalarType.Float64, Device? device = null)
     {
         TorchRuntime.EnsureLoaded();
+        if (!torch.is_floating_point(torch.empty(0, dtype)))
+            throw new ArgumentException($"dtype must be a floating-point type (weights are fractions), got {dtype}", nameof(dtype));
         var weights = Weights(counts, beta);
         using var scope = NewDisposeScope();
         return tensor(weights, ScalarType.Float64).to(dtype, device ?? CPU).MoveToOuterDisposeScope();

@@ -1,3 +1,4 @@
+using FocalLoss.Infrastructure;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using F = TorchSharp.torch.nn.functional;
@@ -29,6 +30,10 @@ public static partial class Functional
         CheckBinary(inputs, nameof(inputs), targets, null, 0, reduction);
         Guard.PositiveGamma(gamma);
         Guard.Finite(beta, nameof(beta));
+        // gamma scales and divides in the inputs' dtype: one that overflows it (1e39 in float32) would give inf / inf = NaN.
+        var largest = finfo(inputs.dtype).max;
+        if (gamma > largest || Math.Abs(beta) > largest)
+            throw new ArgumentException($"gamma and beta must be finite in the inputs' dtype {inputs.dtype} (at most {Format.Number(largest)}), got gamma {Format.Number(gamma)}, beta {Format.Number(beta)}", gamma > largest ? nameof(gamma) : nameof(beta));
         Guard.HardTargets(targets, nameof(targets), "FL* is defined for hard targets");
         using var scope = NewDisposeScope();
         var x_t = inputs * (2 * targets - 1);
