@@ -22,9 +22,10 @@ xunit_rc=${PIPESTATUS[0]}
 dotnet run --project tests/Analysis.Tests -c Release --no-build -- --colours 0 --no-spinner --summary 2>&1 | tee "$log/expecto.txt"
 expecto_rc=${PIPESTATUS[0]}
 
-# The mutation check proves the properties can fail: the core mutants and one of each member of the
-# asymmetric family (--set ci, about 10 minutes; the whole family: --set family, results in
-# tests/mutation/RESULTS-family.md). SKIP_MUTATION=1 skips it locally.
+# The mutation check proves the properties can fail (--set ci: 11 core mutants that together are caught by
+# every listed core property, and one mutant of each member of the asymmetric family; all core mutants:
+# --set core -> tests/mutation/RESULTS.md, the whole family: --set family -> RESULTS-family.md).
+# SKIP_MUTATION=1 skips it locally.
 mutation_rc=0
 if [ "${SKIP_MUTATION:-0}" != "1" ]; then
   dotnet fsi --quiet tests/mutation/run.fsx --set ci --results "$log/RESULTS.md" > "$log/mutation.txt" 2>&1

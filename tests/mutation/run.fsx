@@ -10,10 +10,10 @@
 //   - every property listed in `properties` catches at least one mutant.
 //
 // Two sets of mutants: `core` (below: the focal loss and the six areas outside the loss where planted bugs
-// once went unnoticed; what test.sh runs) and `family` (tests/mutation/mutants-family.txt: the asymmetric
+// once went unnoticed; test.sh runs the `ciCore` cover of them) and `family` (tests/mutation/mutants-family.txt: the asymmetric
 // family, one line a mutant "id | the bug | file | original | broken | suite"; results in RESULTS-family.md).
 //
-// Usage (after dotnet build -c Release): dotnet fsi tests/mutation/run.fsx [--set core|family|all] [--results PATH] [--only id,id] [--replay "(seed,gamma)"]
+// Usage (after dotnet build -c Release): dotnet fsi tests/mutation/run.fsx [--set core|family|all|ci] [--results PATH] [--only id,id] [--replay "(seed,gamma)"]
 // `--help` lists the options.
 #r "../../src/Analysis.FSharp/bin/Release/net10.0/Argu.dll"
 open System
@@ -26,7 +26,7 @@ type MutantSet =
     | Core
     | Family
     | All
-    /// Core and one mutant of each member of the family: what test.sh runs.
+    /// A cover of the core properties (ciCore) and one mutant of each member of the family: what test.sh runs.
     | Ci
 
 type Args =
@@ -37,7 +37,7 @@ type Args =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Set _ -> "which mutants: core (default), family (tests/mutation/mutants-family.txt), all, or ci (core and one of each family member; what test.sh runs)"
+            | Set _ -> "which mutants: core (default), family (tests/mutation/mutants-family.txt), all, or ci (core mutants that cover every listed core property, and one of each family member; what test.sh runs)"
             | Results _ -> "where to write the matrix (default tests/mutation/RESULTS.md for core, RESULTS-family.md for family, RESULTS-all.md for all)"
             | Only _ -> "comma-separated mutant ids to run (default: all)"
             | Replay _ -> "FsCheck replay seed \"(seed,gamma)\" for every property (default: the fixed one below)"
@@ -98,7 +98,7 @@ let mutants = [
     "if (!IsFinite(value, parameters))\n                {\n                    divergedAt = step;\n                    break;\n                }\n                optimizer.step();",
     "optimizer.step();\n                if (!IsFinite(value, parameters))\n                {\n                    divergedAt = step;\n                    break;\n                }", Xunit "a_diverged_run_keeps_its_last_finite_weights"
     "pairs-other-seed", "a setting is paired with the cross-entropy run of another seed", "src/Analysis.FSharp/Frames.fs",
-    "let baselineIdOf (r: RunRecord) = runIdOf (baselineOf r.Config) r.Inputs", "let baselineIdOf (r: RunRecord) = runIdOf { baselineOf r.Config with Seed = (r.Config.Seed + 1) % 5 } r.Inputs", Expecto "frames and verdicts on constructed runs"
+    "let baselineIdOf (r: RunRecord) = runIdOf (baselineOf r.Config) (", "let baselineIdOf (r: RunRecord) = runIdOf { baselineOf r.Config with Seed = (r.Config.Seed + 1) % 5 } (", Expecto "frames and verdicts on constructed runs"
     "significant-unadjusted", "a difference counts as significant on its raw p-value, without Holm's adjustment", "src/Analysis.FSharp/Frames.fs",
     "{ r with PAdjusted = p; Significant = p < alpha }", "{ r with PAdjusted = p; Significant = r.PValue < alpha }", Expecto "frames and verdicts on constructed runs"
     "holm-not-monotone", "Holm's step-down adjustment without its running maximum", "src/Analysis.FSharp/Stats.fs",
@@ -137,6 +137,13 @@ let familyMutants =
                     | s -> failwithf "%s line %d: suite must be Properties, Xunit <filter> or Expecto <list>, got '%s'" path (i + 1) s
                 yield id.Trim(), what.Trim(), file.Trim(), original, broken, suite
             | parts -> failwithf "%s line %d: expected 6 fields separated by ' | ', got %d" path (i + 1) parts.Length ]
+
+/// The core mutants test.sh runs: together they are caught by every property in `properties` below, and they
+/// include the issue-7 defects (a dropped hyper-parameter, a run id blind to its inputs, a diverged run's step).
+let ciCore = [
+    "targets-misaligned"; "factor-inverted"; "alpha-both-classes"; "mean-wrong-count"; "factor-detached"
+    "step-before-finite-check"; "softmax-alpha-dropped"; "run-id-ignores-inputs"; "labels-rounded"
+    "verdict-ignores-significance"; "significant-unadjusted" ]
 
 /// One mutant of each member of the family and of its F# configuration: the family's share of test.sh's run.
 let familySample = [
@@ -278,9 +285,11 @@ let main (argv: string array) =
         | Family -> familyMutants, familyProperties, "RESULTS-family.md"
         | All -> mutants @ familyMutants, properties @ familyProperties, "RESULTS-all.md"
         | Ci ->
-            let sample = familyMutants |> List.filter (fun (id, _, _, _, _, _) -> List.contains id familySample)
-            if sample.Length <> familySample.Length then failwithf "familySample names a mutant that mutants-family.txt lacks: %A" familySample
-            mutants @ sample, properties, "RESULTS-ci.md"
+            let pick ids from name =
+                let chosen = from |> List.filter (fun (id, _, _, _, _, _) -> List.contains id ids)
+                if chosen.Length <> ids.Length then failwithf "%s names a mutant that does not exist: %A" name ids
+                chosen
+            pick ciCore mutants "ciCore" @ pick familySample familyMutants "familySample", properties, "RESULTS-ci.md"
     let resultsPath = args.TryGetResult Results |> Option.map Path.GetFullPath |> Option.defaultValue (Path.Combine(root, "tests", "mutation", defaultResults))
     let replay = args.GetResult(Replay, "(12725637066060010977,5987593262269096141)")
     let selected =
