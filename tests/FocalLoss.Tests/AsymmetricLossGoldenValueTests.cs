@@ -22,30 +22,10 @@ public class AsymmetricLossGoldenValueTests
         [property: JsonPropertyName("gamma_neg")] double GammaNeg,
         double Clip, string Reduction, double[] Output, double[][] Grad);
 
-    private sealed record GoldenFile(JsonElement Meta, GoldenCase[] Cases);
-
-    public static readonly GoldenCase[] Cases = Load();
-
-    private static GoldenCase[] Load()
-    {
-        var path = Path.Combine(AppContext.BaseDirectory, "data", "golden", "asl.json");
-        var options = new JsonSerializerOptions
-        {
-            PropertyNameCaseInsensitive = true,
-            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        };
-        return JsonSerializer.Deserialize<GoldenFile>(File.ReadAllText(path), options)!.Cases;
-    }
+    public static readonly GoldenCase[] Cases = Golden.Load<GoldenCase>("asl.json");
 
     public static TheoryData<int> Ids() => new(Cases.Select(c => c.Id));
 
-    private static Reduction ReductionOf(GoldenCase c) => c.Reduction switch
-    {
-        "none" => Reduction.None,
-        "sum" => Reduction.Sum,
-        "mean" => Reduction.Mean,
-        _ => throw new InvalidDataException($"case {c.Id}: unknown reduction {c.Reduction}"),
-    };
 
     /// <summary>The loss (flattened) and the gradient of its sum with respect to the [N, C] logits (row-major).</summary>
     private static (double[] Loss, double[] Grad) Evaluate(GoldenCase c, bool detach = false)
@@ -54,7 +34,7 @@ public class AsymmetricLossGoldenValueTests
         var shape = new long[] { c.Logits.Length, c.Logits[0].Length };
         var x = tensor(c.Logits.SelectMany(row => row).ToArray(), ScalarType.Float64).reshape(shape).requires_grad_(true);
         var y = tensor(c.Targets.SelectMany(row => row).Select(v => (double)v).ToArray(), ScalarType.Float64).reshape(shape);
-        var loss = Functional.asymmetric_loss(x, y, c.GammaNeg, c.GammaPos, c.Clip, detach, ReductionOf(c));
+        var loss = Functional.asymmetric_loss(x, y, c.GammaNeg, c.GammaPos, c.Clip, detach, Golden.ReductionOf(c.Id, c.Reduction));
         loss.sum().backward();
         return (Eval.ToArray(loss), Eval.ToArray(x.grad!));
     }

@@ -22,30 +22,12 @@ public class GoldenValueTests
         [property: JsonPropertyName("grad_exact")] double[] GradExact,
         bool Nonfinite);
 
-    private sealed record GoldenFile(JsonElement Meta, GoldenCase[] Cases);
-
-    public static readonly GoldenCase[] Cases = Load();
-
-    private static GoldenCase[] Load()
-    {
-        var path = Path.Combine(AppContext.BaseDirectory, "data", "golden", "sigmoid_focal_loss.json");
-        var options = new JsonSerializerOptions
-        {
-            PropertyNameCaseInsensitive = true,
-            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        };
-        return JsonSerializer.Deserialize<GoldenFile>(File.ReadAllText(path), options)!.Cases;
-    }
+    public static readonly GoldenCase[] Cases = Golden.Load<GoldenCase>("sigmoid_focal_loss.json");
 
     public static TheoryData<int> Ids() => new(Cases.Select(c => c.Id));
 
     private static (double[] Loss, double[] Grad) Evaluate(GoldenCase c, ScalarType dtype) =>
-        Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha < 0 ? null : c.Alpha, c.Gamma, reduction: c.Reduction switch
-        {
-            "none" => Reduction.None,
-            "sum" => Reduction.Sum,
-            _ => Reduction.Mean,
-        }), c.Logits, c.Targets.Select(t => (double)t).ToArray(), dtype);
+        Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, c.Alpha < 0 ? null : c.Alpha, c.Gamma, reduction: Golden.ReductionOf(c.Id, c.Reduction)), c.Logits, c.Targets.Select(t => (double)t).ToArray(), dtype);
 
     private static void AssertClose(double[] actual, double[] expected, double rel, double abs, string what)
     {

@@ -21,30 +21,10 @@ public class SoftmaxGoldenValueTests
         [property: JsonPropertyName("ignore_index")] long IgnoreIndex,
         double[]? Alpha, double Gamma, string Reduction, double[] Output, double[][] Grad);
 
-    private sealed record GoldenFile(JsonElement Meta, GoldenCase[] Cases);
-
-    public static readonly GoldenCase[] Cases = Load();
-
-    private static GoldenCase[] Load()
-    {
-        var path = Path.Combine(AppContext.BaseDirectory, "data", "golden", "softmax_focal_loss.json");
-        var options = new JsonSerializerOptions
-        {
-            PropertyNameCaseInsensitive = true,
-            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        };
-        return JsonSerializer.Deserialize<GoldenFile>(File.ReadAllText(path), options)!.Cases;
-    }
+    public static readonly GoldenCase[] Cases = Golden.Load<GoldenCase>("softmax_focal_loss.json");
 
     public static TheoryData<int> Ids() => new(Cases.Select(c => c.Id));
 
-    private static Reduction ReductionOf(GoldenCase c) => c.Reduction switch
-    {
-        "none" => Reduction.None,
-        "sum" => Reduction.Sum,
-        "mean" => Reduction.Mean,
-        _ => throw new InvalidDataException($"case {c.Id}: unknown reduction {c.Reduction}"),
-    };
 
     /// <summary>The loss (flattened) and the gradient of its sum with respect to the logits (row-major).</summary>
     private static (double[] Loss, double[] Grad) Evaluate(GoldenCase c)
@@ -52,7 +32,7 @@ public class SoftmaxGoldenValueTests
         using var scope = NewDisposeScope();
         var x = tensor(c.Logits.SelectMany(row => row).ToArray(), ScalarType.Float64).reshape(c.Logits.Length, c.Logits[0].Length).requires_grad_(true);
         var alpha = c.Alpha is null ? null : tensor(c.Alpha, ScalarType.Float64);
-        var loss = Functional.softmax_focal_loss(x, tensor(c.Targets), alpha, c.Gamma, c.IgnoreIndex, reduction: ReductionOf(c));
+        var loss = Functional.softmax_focal_loss(x, tensor(c.Targets), alpha, c.Gamma, c.IgnoreIndex, reduction: Golden.ReductionOf(c.Id, c.Reduction));
         loss.sum().backward();
         return (Eval.ToArray(loss), Eval.ToArray(x.grad!));
     }

@@ -1,5 +1,7 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using FsCheck;
 using FsCheck.Fluent;
 using TorchSharp;
@@ -17,6 +19,33 @@ internal static class NativeBootstrap
         if (Assembly.GetEntryAssembly() == typeof(NativeBootstrap).Assembly) return;
         TorchRuntime.EnsureLoaded();
     }
+}
+
+/// <summary>The golden files of data/golden/ (<c>{"meta": ..., "cases": [...]}</c>, NaN and Infinity as named literals).</summary>
+internal static class Golden
+{
+    private sealed record GoldenFile<T>(JsonElement Meta, T[] Cases);
+
+    /// <summary>The cases of one golden file, e.g. <c>asl.json</c>.</summary>
+    public static T[] Load<T>(string fileName)
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "data", "golden", fileName);
+        var options = new JsonSerializerOptions
+        {
+            PropertyNameCaseInsensitive = true,
+            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        };
+        return JsonSerializer.Deserialize<GoldenFile<T>>(File.ReadAllText(path), options)!.Cases;
+    }
+
+    /// <summary>PyTorch's reduction name as a <see cref="nn.Reduction"/>; anything else is a broken file, not a default.</summary>
+    public static nn.Reduction ReductionOf(int id, string reduction) => reduction switch
+    {
+        "none" => nn.Reduction.None,
+        "sum" => nn.Reduction.Sum,
+        "mean" => nn.Reduction.Mean,
+        _ => throw new InvalidDataException($"golden case {id}: unknown reduction '{reduction}'"),
+    };
 }
 
 /// <summary>Named tolerances per dtype: no magic numbers at call sites.</summary>
