@@ -49,7 +49,10 @@ let isTie (p: PairedRow) = p.Pairs > 0 && p.Ties = p.Pairs
 let improves (p: PairedRow) = if lowerIsBetter.Contains p.Metric then p.MeanDiff < 0.0 else p.MeanDiff > 0.0
 
 /// A difference in few words: "AP -0.047 (-9.8 %)".
-let brief (p: PairedRow) = $"{(metricInfo p.Metric).Short} {signed p.MeanDiff} ({percent p.RelativeChange})"
+/// " (+9.8 %)", or nothing where the baseline is too close to zero for a percentage.
+let private relative (r: float) = if Double.IsNaN r || Double.IsInfinity r then "" else $" ({percent r})"
+
+let brief (p: PairedRow) = $"{(metricInfo p.Metric).Short} {signed p.MeanDiff}{relative p.RelativeChange}"
 
 /// Classifies a family's rows: significant means Holm-adjusted p < 0.05 (never the interval alone).
 let direction (rows: PairedRow list) =
@@ -72,7 +75,7 @@ let describe (p: PairedRow) =
         let excluded =
             (if p.ExcludedSeeds > 0 then $", {p.ExcludedSeeds} seed(s) excluded (a run diverged, or the value is undefined there)" else "")
             + (if p.MissingBaseline > 0 then $", {p.MissingBaseline} seed(s) without a CE run to pair with (an incomplete grid)" else "")
-        $"{info.Short} {signed p.MeanDiff} ({percent p.RelativeChange}) [{number p.Lo}, {number p.Hi}], p {pText p.PValue}, Holm p {pText p.PAdjusted}{wilcoxon}, better on {p.Better} of {p.Pairs} seeds{excluded}"
+        $"{info.Short} {signed p.MeanDiff}{relative p.RelativeChange} [{number p.Lo}, {number p.Hi}], p {pText p.PValue}, Holm p {pText p.PAdjusted}{wilcoxon}, better on {p.Better} of {p.Pairs} seeds{excluded}"
 
 let private directionText (family: Family) = function
     | Tie -> "tie"

@@ -157,6 +157,13 @@ let tests =
             Expect.stringContains line "identical on all 5 seeds" "and why"
         }
 
+        test "a baseline too close to zero for a percentage gives none, not '(n/a)'" {
+            let records = constructedWith [| 0.0; 1e-4; 2e-4; 3e-4; 4e-4 |] [ "ece15", 0.002, (fun s -> 0.1 + 0.001 * float s) ]
+            let text = String.Join("\n", Report.verdicts records (Frames.pairedDifferences records) |> List.collect snd)
+            Expect.stringContains text "ECE +0.102" $"the difference is read: {text}"
+            Expect.isFalse (text.Contains "n/a") $"no placeholder where a percentage would be: {text}"
+        }
+
         test "small differences keep their digits: never 0.000 beside a verdict" {
             Expect.equal (Verdicts.number 0.00042) "0.00042" "three significant digits below 0.01"
             Expect.equal (Verdicts.signed -0.0000123) "-1.23E-05" "tiny values in scientific notation"
