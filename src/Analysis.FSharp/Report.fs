@@ -16,8 +16,17 @@ open Analysis.Document
 
 let private inv = CultureInfo.InvariantCulture
 
-/// Saves a frame as CSV (invariant culture, no row keys) through a temporary file and a rename.
+/// A CSV column name for a record field: snake_case ("PAdjusted" -> "p_adjusted", "MeanDiff" -> "mean_diff"),
+/// the interval bounds "ci_low"/"ci_high"; metric keys ("average_precision") are left as they are.
+let csvColumn (name: string) =
+    match name with
+    | "Lo" -> "ci_low"
+    | "Hi" -> "ci_high"
+    | _ -> Text.RegularExpressions.Regex.Replace(name, "(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_").ToLowerInvariant()
+
+/// Saves a frame as CSV (invariant culture, no row keys, snake_case column names) through a temporary file and a rename.
 let private saveCsv (frame: Frame<int, string>) (path: string) =
+    let frame = frame |> Frame.mapColKeys csvColumn
     AtomicFile.Write(path, fun temp -> frame.SaveCsv(temp, includeRowKeys = false, culture = inv))
 
 /// Writes a document as summary.md and report.html into a folder, in one call, from the same value.
@@ -259,7 +268,7 @@ let write (folder: string) (title: string) (description: string) (sweep: SweepIn
     saveCsv (runsFrame records) paths.Runs
     saveCsv (Frame.ofRecords summary) paths.Summary
     if not paired.IsEmpty then saveCsv (Frame.ofRecords paired) paths.Paired
-    else AtomicFile.WriteAllText(paths.Paired, String.Join(",", Reflection.FSharpType.GetRecordFields(typeof<PairedRow>) |> Array.map _.Name) + "\n")
+    else AtomicFile.WriteAllText(paths.Paired, String.Join(",", Reflection.FSharpType.GetRecordFields(typeof<PairedRow>) |> Array.map (fun f -> csvColumn f.Name)) + "\n")
     let doc = document title description sweep records summary paired verdictList
     let md, html = writeDocument folder doc
     { Html = html; Markdown = md; RunsCsv = paths.Runs; SummaryCsv = paths.Summary; PairedCsv = paths.Paired; Charts = chartCount doc; Verdicts = verdictList }

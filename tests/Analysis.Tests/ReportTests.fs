@@ -242,6 +242,24 @@ let constructedReport =
          Report.write (Directory.CreateTempSubdirectory("wb-report").FullName) "Constructed" "Constructed runs." Report.unknownSweep records)
 
 [<Tests>]
+let csvTests =
+    testList "report files" [
+        test "paired.csv and summary.csv name their columns in snake_case, as the README lists them" {
+            let written = constructedReport.Value
+            let header (path: string) = (File.ReadLines path |> Seq.head).Split(',') |> List.ofArray
+            let paired = header written.PairedCsv
+            for column in [ "dataset"; "setting"; "metric"; "family"; "mean_diff"; "ci_low"; "ci_high"; "relative_change"
+                            "p_value"; "p_wilcoxon"; "p_adjusted"; "better"; "significant" ] do
+                Expect.contains paired column $"paired.csv has {column}: {paired}"
+            Expect.contains (header written.SummaryCsv) "ci_low" "summary.csv's interval is ci_low/ci_high"
+            let runs = header written.RunsCsv
+            Expect.containsAll runs [ "id"; "diverged_at_step"; "average_precision" ] $"runs.csv: {runs}"
+            Expect.equal (Report.csvColumn "PWilcoxon", Report.csvColumn "DivergedAtStep", Report.csvColumn "balanced_test.top1")
+                         ("p_wilcoxon", "diverged_at_step", "balanced_test.top1") "snake_case, metric keys untouched"
+        }
+    ]
+
+[<Tests>]
 let browserTests =
     testSequenced <| testList "report in a browser" [
         test "a report's contents links land and its tables sort both ways, in headless Chromium" {
