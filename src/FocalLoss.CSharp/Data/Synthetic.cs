@@ -178,17 +178,18 @@ public static class Synthetic
     }
 
     /// <summary>Moves the dataset to <paramref name="device"/> and out of the generator's dispose scope.</summary>
-    private static TensorDataset Keep(TensorDataset data, Device? device)
+    internal static TensorDataset Keep(TensorDataset data, Device? device)
     {
         var result = device is null || device.type == DeviceType.CPU ? data : data.To(device);
         result.Features.MoveToOuterDisposeScope();
         result.Labels.MoveToOuterDisposeScope();
+        result.Weights?.MoveToOuterDisposeScope();
         return result;
     }
 
     internal static string Percent(double rate) => $"{rate * 100:0.###}pct";
 
-    private static void CheckCount(int count)
+    internal static void CheckCount(int count)
     {
         if (count < 1) throw new ArgumentException($"count must be >= 1, got {count}", nameof(count));
     }

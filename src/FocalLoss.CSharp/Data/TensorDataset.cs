@@ -17,7 +17,15 @@ public sealed class TensorDataset : IDisposable
     /// multi-class, floating-point [N, C] with <paramref name="numClasses"/> = C &gt;= 2 is multi-label (every
     /// value 0 or 1; checked, one host synchronisation). A single label is a binary task: give it as [N].
     /// </summary>
-    public TensorDataset(string name, Tensor features, Tensor labels, int numClasses)
+    public TensorDataset(string name, Tensor features, Tensor labels, int numClasses) : this(name, features, labels, numClasses, null) { }
+
+    /// <summary>
+    /// As the constructor above, with per-sample importance <paramref name="weights"/> (float64 [N], finite,
+    /// &gt;= 0, not all 0; checked, one host synchronisation) that metrics use in place of counts: a test set
+    /// that keeps every rare sample but only a sample of the common ones weights those by their inverse
+    /// sampling rate, so its metrics estimate the full distribution's. Null: every sample counts once.
+    /// </summary>
+    public TensorDataset(string name, Tensor features, Tensor labels, int numClasses, Tensor? weights)
     {
         if (features.dim() < 1 || labels.dim() is not (1 or 2) || features.shape[0] != labels.shape[0])
             throw new ArgumentException($"labels must be [N] (binary, multi-class) or [N, C] (multi-label) with N = the feature rows: features shape {Format.Shape(features.shape)}, labels shape {Format.Shape(labels.shape)}", nameof(labels));
@@ -30,11 +38,28 @@ public sealed class TensorDataset : IDisposable
             if (!(numClasses == 2 && labels.is_floating_point()) && labels.dtype != ScalarType.Int64)
                 throw new ArgumentException($"labels must be float 0/1 (binary) or Int64 class ids, got {labels.dtype}", nameof(labels));
         }
+        if (weights is not null) CheckWeights(weights, labels.shape[0]);
         Name = name;
         Features = features;
         Labels = labels;
+        Weights = weights;
         NumClasses = numClasses;
         Task = labels.dim() == 2 ? LossTask.MultiLabel : labels.is_floating_point() ? LossTask.Binary : LossTask.MultiClass;
+    }
+
+    private static void CheckWeights(Tensor weights, long n)
+    {
+        if (weights.dim() != 1 || weights.shape[0] != n || weights.dtype != ScalarType.Float64)
+            throw new ArgumentException($"weights must be float64 [N] with N = {n} samples, got {weights.dtype} of shape {Format.Shape(weights.shape)}", nameof(weights));
+        using var scope = NewDisposeScope();
+        var bad = weights.isfinite().logical_not().logical_or(weights.lt(0));
+        if (bad.any().item<bool>())
+        {
+            var at = bad.nonzero()[0, 0].item<long>();
+            throw new ArgumentException($"weights must be finite and >= 0, got {Format.Number(weights[at].item<double>())} at sample {at}", nameof(weights));
+        }
+        if (n > 0 && weights.sum().item<double>() <= 0)
+            throw new ArgumentException("weights must not all be 0: at least one sample must count", nameof(weights));
     }
 
     private static void CheckMultiLabel(Tensor labels, int numClasses)
@@ -61,6 +86,8 @@ public sealed class TensorDataset : IDisposable
     public Tensor Features { get; }
     /// <summary>Float32 0/1 labels (binary) or Int64 class ids (multi-class), shape [N]; float32 0/1 labels [N, C] (multi-label).</summary>
     public Tensor Labels { get; }
+    /// <summary>Per-sample importance weights, float64 [N]; null when every sample counts once.</summary>
+    public Tensor? Weights { get; }
     /// <summary>2 for binary tasks, C for multi-class and for multi-label tasks (the number of labels).</summary>
     public int NumClasses { get; }
     /// <summary>Binary (float labels [N]), multi-class (Int64 labels [N]) or multi-label (float labels [N, C]).</summary>
@@ -82,6 +109,20 @@ public sealed class TensorDataset : IDisposable
         return Labels.eq(1).to_type(ScalarType.Float64).mean().item<double>();
     }
 
+    /// <summary>
+    /// The positive rate the dataset stands for: <see cref="PositiveRate"/> with each sample counted by its
+    /// weight (binary and multi-class: class-1 weight over total weight); equal to it without weights.
+    /// </summary>
+    public double WeightedPositiveRate()
+    {
+        if (Weights is null) return PositiveRate();
+        if (Task == LossTask.MultiLabel)
+            throw new InvalidOperationException("weighted multi-label data is not supported: weights are per sample, the rate is per label slot");
+        using var scope = NewDisposeScope();
+        var w = Weights.to(Labels.device);
+        return (Labels.eq(1).to_type(ScalarType.Float64) * w).sum().item<double>() / w.sum().item<double>();
+    }
+
     /// <summary>Samples per class, index = class id; for multi-label data, positives per label, index = label.</summary>
     public long[] ClassCounts()
     {
@@ -93,13 +134,13 @@ public sealed class TensorDataset : IDisposable
     }
 
     /// <summary>A copy on <paramref name="device"/>.</summary>
-    public TensorDataset To(Device device) => new(Name, Features.to(device), Labels.to(device), NumClasses);
+    public TensorDataset To(Device device) => new(Name, Features.to(device), Labels.to(device), NumClasses, Weights?.to(device));
 
     /// <summary>The samples at <paramref name="indices"/> (Int64, on any device), as a new dataset.</summary>
     public TensorDataset Subset(Tensor indices, string? name = null)
     {
         using var idx = indices.to(Features.device);
-        return new TensorDataset(name ?? Name, Features.index_select(0, idx), Labels.index_select(0, idx), NumClasses);
+        return new TensorDataset(name ?? Name, Features.index_select(0, idx), Labels.index_select(0, idx), NumClasses, Weights?.index_select(0, idx));
     }
 
     /// <summary>Frees the tensors.</summary>
@@ -107,6 +148,7 @@ public sealed class TensorDataset : IDisposable
     {
         Features.Dispose();
         Labels.Dispose();
+        Weights?.Dispose();
     }
 
     /// <summary>

@@ -167,3 +167,35 @@ public static class ModelFactory
         if (value < 1) throw new ArgumentException($"{name} must be >= 1, got {value}", name);
     }
 }
+
+/// <summary>Initialisations of a model's output layer (RetinaNet's prior-probability bias, Lin et al. 2017, section 4.1).</summary>
+public static class OutputBias
+{
+    /// <summary>
+    /// The bias that makes a zero-input sigmoid output equal <paramref name="prior"/>:
+    /// <c>b = -log((1 - pi) / pi)</c> (about -4.595 for RetinaNet's pi = 0.01).
+    /// </summary>
+    public static double ForPrior(double prior)
+    {
+        if (!(prior > 0 && prior < 1))
+            throw new ArgumentException($"prior must be in (0, 1), got {Format.Number(prior)}", nameof(prior));
+        return -Math.Log((1 - prior) / prior);
+    }
+
+    /// <summary>
+    /// Sets every entry of the bias of the model's last linear layer (its output layer) to
+    /// <paramref name="bias"/>, in place and outside autograd; returns the layer's name. A model without a linear
+    /// layer with a bias is refused.
+    /// </summary>
+    public static string Set(Module<Tensor, Tensor> model, double bias)
+    {
+        if (!double.IsFinite(bias))
+            throw new ArgumentException($"bias must be finite, got {Format.Number(bias)}", nameof(bias));
+        var (name, head) = model.named_modules().LastOrDefault(m => m.module is Linear l && l.bias is not null);
+        if (head is not Linear linear)
+            throw new ArgumentException($"model {model.GetName()} has no linear layer with a bias to initialise", nameof(model));
+        using (no_grad())
+            linear.bias!.fill_(bias);
+        return name;
+    }
+}
