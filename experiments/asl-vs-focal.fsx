@@ -13,10 +13,10 @@ open Analysis
 open Analysis.Config
 
 let cli = Cli.sweep "asl-vs-focal.fsx" 6 10 (Cli.scriptArguments fsi.CommandLineArgs)
-let baseConfig = Experiment.applyStandard cli { defaults with Experiment = "asl-vs-focal"; Model = Mlp 128; Optimizer = Adam 0.001; BatchSize = 64 }
+let baseConfig = Experiment.applyStandard cli { defaults with Experiment = "asl-vs-focal"; Model = Mlp [ 128 ]; Optimizer = Adam 0.001; BatchSize = 64 }
 let tasks : (RunConfig -> RunConfig) list =
     [ fun c -> { c with Dataset = MnistPairs({ Train = 6000; Test = 3000 }, maxDigits = 3) }
-      fun c -> { c with Dataset = MultiLabelLinear({ Train = 6000; Test = 6000 }, labels = 8, features = 16, positiveRate = 0.1); Model = Mlp 64; Optimizer = Adam 0.003 } ]
+      fun c -> { c with Dataset = MultiLabelLinear({ Train = 6000; Test = 6000 }, labels = 8, features = 16, positiveRate = 0.1); Model = Mlp [ 64 ]; Optimizer = Adam 0.003 } ]
 let losses : (RunConfig -> RunConfig) list =
     [ fun c -> { c with Loss = BinaryCrossEntropy }
       fun c -> { c with Loss = SigmoidFocal(None, 2.0) }

@@ -73,7 +73,7 @@ File.WriteAllText(Path.Combine(folder, "laws.md"),
 let baseConfig = Experiment.applyStandard cli { defaults with Experiment = "check-your-loss"; Model = Logistic; Optimizer = Adam 0.01 }
 let tasks : (RunConfig -> RunConfig) list =
     [ fun c -> { c with Dataset = Gaussian({ Train = 10000; Test = 10000 }, features = 2, positiveRate = 0.01, labelNoise = 0.0) }
-      fun c -> { c with Dataset = DenseEasyNegatives({ Train = 10000; Test = 10000 }, positiveRate = 0.01); Model = Mlp 32 } ]
+      fun c -> { c with Dataset = DenseEasyNegatives({ Train = 10000; Test = 10000 }, positiveRate = 0.01); Model = Mlp [ 32 ] } ]
 let losses : (RunConfig -> RunConfig) list =
     [ fun c -> { c with Loss = BinaryCrossEntropy }
       fun c -> { c with Loss = SigmoidFocal(None, 2.0) }

@@ -21,7 +21,7 @@ let datasets : (RunConfig -> RunConfig) list =
       fun c -> { c with Dataset = Gaussian(large, features = 2, positiveRate = 0.01, labelNoise = 0.0) }
       fun c -> { c with Dataset = Gaussian(large, features = 10, positiveRate = 0.01, labelNoise = 0.0) }  // the clean twin of the next:
       fun c -> { c with Dataset = Gaussian(large, features = 10, positiveRate = 0.01, labelNoise = 0.1) }  // same features, 10 % of training labels flipped
-      fun c -> { c with Dataset = DenseEasyNegatives(large, positiveRate = 0.01); Model = Mlp 32 } ]
+      fun c -> { c with Dataset = DenseEasyNegatives(large, positiveRate = 0.01); Model = Mlp [ 32 ] } ]
 
 let losses : (RunConfig -> RunConfig) list =
     [ fun c -> { c with Loss = BinaryCrossEntropy }                              // the baseline

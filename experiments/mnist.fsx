@@ -8,7 +8,7 @@ open Analysis
 open Analysis.Config
 
 let cli = Cli.sweep "mnist.fsx" 6 8 (Cli.scriptArguments fsi.CommandLineArgs)
-let baseConfig = Experiment.applyStandard cli { defaults with Experiment = "mnist"; Model = Mlp 64; Optimizer = Adam 0.003; BatchSize = 64 }
+let baseConfig = Experiment.applyStandard cli { defaults with Experiment = "mnist"; Model = Mlp [ 64 ]; Optimizer = Adam 0.003; BatchSize = 64 }
 let binary =
     Experiment.grid { baseConfig with Dataset = MnistOneVsRest(digit = 3, positiveRate = 0.01) } [ id ]
         [ (fun c -> { c with Loss = BinaryCrossEntropy }); (fun c -> { c with Loss = BalancedBinaryCrossEntropy 0.25 })

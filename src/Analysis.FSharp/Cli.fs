@@ -143,7 +143,7 @@ let readYourData (r: ParseResults<YourDataArgs>) =
         if not (File.Exists csv) then invalidArg "data" $"--data must be an existing CSV file, got '{r.GetResult YourDataArgs.Data}'"
         { Csv = csv
           Label = r.GetResult(YourDataArgs.Label, "label")
-          Model = (match r.GetResult(YourDataArgs.Model, YourModel.Logistic) with YourModel.Logistic -> Config.Logistic | YourModel.Mlp -> Config.Mlp 32)
+          Model = (match r.GetResult(YourDataArgs.Model, YourModel.Logistic) with YourModel.Logistic -> Config.Logistic | YourModel.Mlp -> Config.Mlp [ 32 ])
           Sweep =
             sweepOf (r.GetResult(YourDataArgs.Seeds, 5)) (r.GetResult(YourDataArgs.Epochs, 20)) (r.GetResult(YourDataArgs.Device, "auto"))
                     (r.GetResult(YourDataArgs.Workers, Environment.ProcessorCount)) (r.TryGetResult YourDataArgs.Shard) (r.GetResult(YourDataArgs.Results, defaultResults ())) }

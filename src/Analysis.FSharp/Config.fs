@@ -43,6 +43,12 @@ type Dataset =
     /// present (10 labels, about 77 % of label slots negative with 3 digits); train and test drawn from
     /// disjoint halves of data/mnist-10k.
     | MnistPairs of sizes: Sizes * maxDigits: int
+    /// Dense detection at CPU scale (FocalLoss.Data.DenseDiscs): 2-D points, 4 small positive discs with a
+    /// soft boundary, each in a ring of hard negatives, and easy negatives filling [-2, 2]^2; the positive
+    /// rate is set by the number of easy negatives (about 1.1 million at 1e-4 with 250 hard points a disc).
+    /// The test set keeps `testHardPerDisc` hard points a disc and a sample of `testEasySample` easy ones,
+    /// weighted so that its metrics stand for the full prevalence.
+    | DenseDiscs of positiveRate: float * hardPerDisc: int * testHardPerDisc: int * testEasySample: int
 
 /// The model trained: its architecture and what it needs.
 type Model =
@@ -50,8 +56,8 @@ type Model =
     | Linear
     /// One linear layer, PyTorch's default initialisation.
     | Logistic
-    /// Two hidden ReLU layers of the given width.
-    | Mlp of hidden: int
+    /// Hidden ReLU layers of the given widths, then a linear head (PyTorch's default initialisation).
+    | Mlp of hidden: int list
     /// A small convolutional network for 28 x 28 digit images.
     | Cnn
 
@@ -143,12 +149,24 @@ type Recalibration =
     /// Train on the whole training split; no temperature, no recalibrated metrics (e.g. a faithful replication).
     | NoRecalibration
 
+/// How the output layer's bias starts (the binary and multi-label logits' bias).
+type OutputBias =
+    /// PyTorch's default initialisation of the model.
+    | DefaultBias
+    /// Zero.
+    | ZeroBias
+    /// RetinaNet's prior-probability initialisation (Lin et al. 2017, section 4.1): b = -log((1 - pi) / pi),
+    /// so that every output starts at probability pi (0.01 in the paper).
+    | PriorBias of prior: float
+
 /// One training run. An experiment is a list of these, usually a grid (datasets x losses x seeds).
 type RunConfig =
     { /// Results go to results/<Experiment>/ (excluded from the run id).
       Experiment: string
       Dataset: Dataset
       Model: Model
+      /// How the output layer's bias starts.
+      OutputBias: OutputBias
       Loss: Loss
       Optimizer: Optimizer
       Epochs: int
@@ -215,6 +233,7 @@ let defaults =
     { Experiment = "default"
       Dataset = Gaussian({ Train = 4000; Test = 4000 }, features = 2, positiveRate = 0.1, labelNoise = 0.0)
       Model = Logistic
+      OutputBias = DefaultBias
       Loss = SigmoidFocal(Some 0.25, 2.0)
       Optimizer = Adam 0.01
       Epochs = 10
@@ -260,7 +279,7 @@ module Model =
     let label = function
         | Linear -> "linear"
         | Logistic -> "logistic"
-        | Mlp h -> $"mlp({h})"
+        | Mlp h -> $"""mlp({String.Join("-", h)})"""
         | Cnn -> "cnn"
 
 module Loss =
@@ -542,7 +561,7 @@ module Dataset =
         | MnistLongTailed _
         | MnistPairs _ ->
             [ Path.Combine(repoRoot, "data", "mnist-10k", "images-idx3-ubyte.gz"); Path.Combine(repoRoot, "data", "mnist-10k", "labels-idx1-ubyte.gz") ]
-        | SeedLine _ | Line _ | Gaussian _ | DenseEasyNegatives _ | MultiLabelLinear _ -> []
+        | SeedLine _ | Line _ | Gaussian _ | DenseEasyNegatives _ | MultiLabelLinear _ | DenseDiscs _ -> []
 
     /// A short label for reports, e.g. "gaussian 2-D, 1 % positives, 10 % noise".
     let label (d: Dataset) =
@@ -561,6 +580,8 @@ module Dataset =
         | Csv(path, label) -> $"{Path.GetFileName path} ({label})"
         | MultiLabelLinear(s, k, f, rate) -> $"multi-label linear, {k} labels, {f}-D, {pct rate} %% positive slots{sizes s}"
         | MnistPairs(s, m) -> $"MNIST pairs (2 to {m} digits, 10 labels){sizes s}"
+        | DenseDiscs(rate, hard, testHard, testEasy) ->
+            $"dense discs (2-D), {pct rate} %% positives, {hard} hard points a disc; test {testHard} hard a disc + {testEasy} easy, weighted"
 
     /// True for datasets with one feature, where every increasing linear model ranks the samples alike.
     let oneFeature = function SeedLine _ | Line _ -> true | _ -> false
@@ -609,7 +630,11 @@ let taskLabel (c: RunConfig) =
           if c.BatchSize <> defaults.BatchSize then $"batch {c.BatchSize}"
           if c.Reduction <> defaults.Reduction then (match c.Reduction with BatchSum -> "batch sum" | BatchMean -> "batch mean" | BatchSumOverPositives -> "batch sum over positives")
           if c.Device <> defaults.Device then Device.text c.Device
-          if c.Recalibration <> defaults.Recalibration then recalibration c.Recalibration ]
+          if c.Recalibration <> defaults.Recalibration then recalibration c.Recalibration
+          match c.OutputBias with
+          | DefaultBias -> ()
+          | ZeroBias -> "output bias 0"
+          | PriorBias p -> $"prior bias pi {num p}" ]
     String.Join("; ", $"{Dataset.label c.Dataset}; {Model.label c.Model}" :: differing)
 
 /// The label of the loss setting, e.g. "focal a=0.25 g=2".
@@ -655,9 +680,24 @@ let problems (c: RunConfig) : string list =
       | MnistPairs(s, m) ->
           yield! sizesUpTo 200_000 s   // 28 x 84 float images: 200,000 take 1.9 GB
           yield! bad (m <> 2 && m <> 3) "Dataset.maxDigits" "2 or 3" (string m)
+      | DenseDiscs(r, hard, testHard, testEasy) ->
+          let q = FocalLoss.Data.DenseDiscsGeometry.Default.HardPositiveShare()
+          yield! bad (not (r >= FocalLoss.Data.DenseDiscs.MinPositiveRate && r < q)) "Dataset.positiveRate" $"in [{num FocalLoss.Data.DenseDiscs.MinPositiveRate}, {num q})" (num r)
+          yield! bad (hard < 1 || hard > 1_000_000) "Dataset.hardPerDisc" "in [1, 1000000]" (string hard)
+          yield! bad (testHard < 1 || testHard > 1_000_000) "Dataset.testHardPerDisc" "in [1, 1000000]" (string testHard)
+          if r >= FocalLoss.Data.DenseDiscs.MinPositiveRate && r < q && testHard >= 1 && hard >= 1 && hard <= 1_000_000 then
+              let easy = FocalLoss.Data.DenseDiscs.EasyCount(4L * int64 testHard, r)
+              yield! bad (testEasy < 1 || int64 testEasy > easy) "Dataset.testEasySample" $"in [1, {easy}] (the easy negatives the rate implies for the test's hard points)" (string testEasy)
+              let train = 4L * int64 hard + FocalLoss.Data.DenseDiscs.EasyCount(4L * int64 hard, r)
+              yield! bad (train > 20_000_000L) "Dataset.hardPerDisc" $"at most {20_000_000L * int64 hard / train} at this rate (the training set would hold {train} points, more than 20,000,000)" (string hard)
       match c.Model with
-      | Mlp h -> yield! bad (h < 1) "Model.hidden" ">= 1" (string h)
+      | Mlp h ->
+          yield! bad h.IsEmpty "Model.hidden" "at least one layer width" "[]"
+          for w in h do yield! bad (w < 1) "Model.hidden" "widths >= 1" (string w)
       | _ -> ()
+      match c.OutputBias with
+      | PriorBias p -> yield! bad (not (p > 0.0 && p < 1.0)) "OutputBias.prior" "in (0, 1)" (num p)
+      | DefaultBias | ZeroBias -> ()
       yield! Loss.problems c.Loss
       match c.Optimizer with
       | Sgd(lr, m) -> yield! finitePositive "Optimizer.learningRate" lr; yield! bad (not (m >= 0.0 && m < 1.0)) "Optimizer.momentum" "in [0, 1)" (num m)

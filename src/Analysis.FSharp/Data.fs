@@ -58,6 +58,8 @@ let build (dataset: Dataset) (images: bool) (seed: int) : TensorDataset * Tensor
     | Gaussian(s, features, rate, noise) ->
         Synthetic.ImbalancedGaussian(s.Train, rate, seed64, features, 2.0, noise), Synthetic.ImbalancedGaussian(s.Test, rate, testSeed, features)
     | DenseEasyNegatives(s, rate) -> Synthetic.DenseEasyNegatives(s.Train, rate, seed64), Synthetic.DenseEasyNegatives(s.Test, rate, testSeed)
+    | DenseDiscs(rate, hard, testHard, testEasy) ->
+        FocalLoss.Data.DenseDiscs.Train(rate, seed64, hard), FocalLoss.Data.DenseDiscs.Test(rate, testSeed, testHard, testEasy)
     | MnistOneVsRest(digit, rate) -> split (DigitTasks.OneVsRest(digits.Value, digit, rate, seed64, not images))
     | MnistLongTailed ratio ->
         let balanced, used = balancedDigits images seed

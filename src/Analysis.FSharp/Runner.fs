@@ -65,14 +65,21 @@ let primaryMetric (task: Task) =
     | MultiClass _ -> "macro_f1"
     | MultiLabel _ -> "mean_average_precision"
 
-/// The C# model for a config (binary tasks get one output, multi-class ones one per class).
-let createModel (model: Model) (inputs: int) (outputs: int) : unit -> torch.nn.Module<torch.Tensor, torch.Tensor> =
+/// The C# model for a config (binary tasks get one output, multi-class ones one per class), its output
+/// bias set as the config says (after the default initialisation, so the other weights are the same).
+let createModel (model: Model) (bias: OutputBias) (inputs: int) (outputs: int) : unit -> torch.nn.Module<torch.Tensor, torch.Tensor> =
     fun () ->
-        match model with
-        | Linear -> new FocalLoss.Models.LinearNet(inputs) :> torch.nn.Module<torch.Tensor, torch.Tensor>
-        | Logistic -> new FocalLoss.Models.LogisticRegression(inputs, outputs)
-        | Mlp hidden -> new FocalLoss.Models.Mlp(inputs, outputs, hidden)
-        | Cnn -> new FocalLoss.Models.DigitCnn(outputs)
+        let m =
+            match model with
+            | Linear -> new FocalLoss.Models.LinearNet(inputs) :> torch.nn.Module<torch.Tensor, torch.Tensor>
+            | Logistic -> new FocalLoss.Models.LogisticRegression(inputs, outputs)
+            | Mlp hidden -> new FocalLoss.Models.Mlp(inputs, outputs, Array.ofList hidden)
+            | Cnn -> new FocalLoss.Models.DigitCnn(outputs)
+        match bias with
+        | DefaultBias -> ()
+        | ZeroBias -> FocalLoss.Models.OutputBias.Set(m, 0.0) |> ignore
+        | PriorBias p -> FocalLoss.Models.OutputBias.Set(m, FocalLoss.Models.OutputBias.ForPrior p) |> ignore
+        m
 
 /// The C# trainer settings of a config: every field of the run reaches the trainer.
 let trainerConfig (c: RunConfig) =
@@ -132,7 +139,7 @@ let runOne (c: RunConfig) : RunRecord =
     let curve = List<float>()
     let primary = primaryMetric task
     let struct (model, result) =
-        Trainer.Run(createModel c.Model (int data.Train.FeatureCount) outputs, loss, data.Train, data.Test, trainerConfig c,
+        Trainer.Run(createModel c.Model c.OutputBias (int data.Train.FeatureCount) outputs, loss, data.Train, data.Test, trainerConfig c,
                     fun e -> curve.Add(match e.Metrics.TryGetValue primary with | true, v -> v | _ -> nan))
     use model = model
     let testLabels = labelsOf data.Test

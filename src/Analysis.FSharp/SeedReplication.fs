@@ -31,6 +31,7 @@ let config (device: Device) (reduction: BatchReduction) (seed: int) =
     { Experiment = "seed-replication"
       Dataset = SeedLine { Train = trainCount; Test = testCount }
       Model = Linear
+      OutputBias = DefaultBias   // the tutorial's Normal(0, 0.02) bias
       Loss = FocalFromProbabilities(Some 0.25, 2.0)
       Optimizer = Sgd(0.005, 0.9)
       Epochs = 10

@@ -45,7 +45,7 @@ let tests =
             let csv = Path.GetTempFileName()
             fails (parse [| "--data"; csv; "--model"; "resnet" |]) [ "resnet"; "logistic"; "mlp" ]
             match parse [| "--data"; csv; "--model"; "mlp" |] with
-            | Ok y -> Expect.equal y.Model (Config.Mlp 32) "--model mlp"
+            | Ok y -> Expect.equal y.Model (Config.Mlp [ 32 ]) "--model mlp"
             | Error e -> failtest e
         }
         test "an option given twice, too many workers, a file as results root and an escaping merge name are refused" {

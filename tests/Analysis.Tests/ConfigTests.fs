@@ -257,6 +257,38 @@ let tests =
             Expect.equal (adam.Optimizer, adam.LearningRate, adam.Momentum, adam.Device) (FocalLoss.Training.OptimizerKind.Adam, 0.003, Nullable(), "cuda:1") "Adam has no momentum"
         }
 
+        test "the output bias and every hidden layer of a config reach the model" {
+            let head (m: torch.nn.Module<torch.Tensor, torch.Tensor>) =
+                m.named_parameters() |> Seq.find (fun struct (n, _) -> n.EndsWith "head.bias") |> fun struct (_, p) -> p.to_type(torch.ScalarType.Float64).item<float>()
+            let build bias = torch.random.manual_seed 0L |> ignore; Runner.createModel (Mlp [ 8; 4 ]) bias 2 1 ()
+            use prior = build (PriorBias 0.01)
+            Expect.floatClose { absolute = 1e-6; relative = 1e-6 } (head prior) (log (0.01 / 0.99)) "RetinaNet's prior bias: ln(0.01 / 0.99) = -4.595, to float32"
+            use zero = build ZeroBias
+            Expect.equal (head zero) 0.0 "zero"
+            use plain = build DefaultBias
+            Expect.notEqual (head plain) 0.0 "PyTorch's default initialisation draws a bias"
+            let count (m: torch.nn.Module<torch.Tensor, torch.Tensor>) = m.parameters() |> Seq.sumBy (fun p -> p.numel())
+            Expect.equal (count prior) (2L * 8L + 8L + 8L * 4L + 4L + 4L + 1L) "two hidden layers, 8 and 4 wide, then the head"
+            for model, bias, fragment in
+                [ Mlp [], DefaultBias, "Model.hidden must be at least one layer width"
+                  Mlp [ 8; 0 ], DefaultBias, "Model.hidden must be widths >= 1, got 0"
+                  Logistic, PriorBias 0.0, "OutputBias.prior must be in (0, 1), got 0"
+                  Logistic, PriorBias 1.0, "OutputBias.prior must be in (0, 1), got 1" ] do
+                Expect.exists (problems { defaults with Model = model; OutputBias = bias }) (fun p -> p.Contains(fragment: string)) fragment
+        }
+
+        test "dense discs are checked against what the generator can make, each problem naming its field" {
+            let discs rate hard testHard testEasy = problems { defaults with Dataset = DenseDiscs(rate, hard, testHard, testEasy) }
+            Expect.isEmpty (discs 1e-4 250 2500 20000) "the study's setting is valid"
+            for p, fragment in
+                [ discs 0.5 250 2500 20000, "Dataset.positiveRate must be in [1E-05, 0.1"
+                  discs 1e-6 250 2500 20000, "Dataset.positiveRate"
+                  discs 1e-2 0 2500 20000, "Dataset.hardPerDisc must be in [1, 1000000], got 0"
+                  discs 1e-2 250 10 1_000_000, "Dataset.testEasySample must be in [1, "
+                  discs 1e-5 100_000 2500 20000, "Dataset.hardPerDisc must be at most" ] do
+                Expect.exists p (fun s -> s.Contains(fragment: string)) $"{fragment} in {p}"
+        }
+
         test "a label that is no loss is an error naming the forms" {
             Expect.throwsC (fun () -> Loss.ofLabel "balanced CE a=none" |> ignore) (fun e ->
                 Expect.stringContains e.Message "got 'balanced CE a=none'" "names the label")

@@ -178,7 +178,9 @@ let tests =
                   { task with Dataset = Gaussian({ Train = 4000; Test = 4000 }, features = 2, positiveRate = 0.1000001, labelNoise = 0.0) }
                   { task with Optimizer = Sgd(0.1, 0.9) }; { task with Optimizer = Adam 0.02 }; { task with Epochs = 3 }
                   { task with BatchSize = 16 }; { task with Reduction = BatchSum }; { task with Device = Auto }
-                  { task with Recalibration = NoRecalibration }; { task with Model = Mlp 8 }; { task with Model = Mlp 16 } ]
+                  { task with Recalibration = NoRecalibration }; { task with Model = Mlp [ 8 ] }; { task with Model = Mlp [ 16 ] }; { task with Model = Mlp [ 16; 16 ] }
+                  { task with OutputBias = ZeroBias }; { task with OutputBias = PriorBias 0.01 }; { task with OutputBias = PriorBias 0.001 }
+                  { task with Dataset = DenseDiscs(1e-3, 250, 2500, 20000) }; { task with Dataset = DenseDiscs(1e-3, 250, 2500, 10000) } ]
             let labels = variants |> List.map taskLabel
             Expect.equal (List.distinct labels).Length variants.Length $"every variant has its own label: %A{labels}"
         }

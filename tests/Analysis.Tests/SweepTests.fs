@@ -90,14 +90,14 @@ let tests =
             }
             test "a loss for the other task is rejected, the task read from the data" {
                 invalid { tiny with Loss = SoftmaxCrossEntropy } "Loss must be an element-wise (binary or multi-label) loss for the binary data of gaussian 2-D, 20 % positives, 600/600, got 'softmax CE'"
-                invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp 8 } "Loss must be a multi-class loss for the multi-class (10 classes) data"
+                invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp [ 8 ] } "Loss must be a multi-class loss for the multi-class (10 classes) data"
                 invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Linear; Loss = SoftmaxCrossEntropy } "Model must have one output per class or label (logistic, mlp, cnn) for the multi-class (10 classes) data"
                 invalid { tiny with Model = Cnn } "Model cnn needs 28 x 28 images [1, 28, 28], got features of shape [2]"
                 CustomLosses.register("liar", FocalLoss.Data.LossTask.Binary, [], fun _ -> FocalLoss.Losses.SoftmaxCrossEntropyLoss() :> FocalLoss.ILossFunction)
                 invalid { tiny with Loss = Custom("liar", []) } "Loss liar is registered as a Binary loss but its module says MultiClass"
-                invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp 8; Loss = SoftmaxCrossEntropy; Reduction = BatchSumOverPositives }
+                invalid { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp [ 8 ]; Loss = SoftmaxCrossEntropy; Reduction = BatchSumOverPositives }
                     "Reduction batch sum over positives needs a binary or multi-label loss (positives are counted in 0/1 targets), got 'softmax CE'"
-                let labels = { tiny with Dataset = MultiLabelLinear({ Train = 300; Test = 300 }, 3, 6, 0.2); Model = Mlp 8 }
+                let labels = { tiny with Dataset = MultiLabelLinear({ Train = 300; Test = 300 }, 3, 6, 0.2); Model = Mlp [ 8 ] }
                 invalid { labels with Loss = SoftmaxCrossEntropy } "Loss must be an element-wise (binary or multi-label) loss for the multi-label (3 labels) data of multi-label linear, 3 labels, 6-D, 20 % positive slots"
                 invalid { labels with Model = Linear } "Model must have one output per class or label (logistic, mlp, cnn) for the multi-label (3 labels) data"
                 invalid { labels with Dataset = MultiLabelLinear({ Train = 300; Test = 300 }, 3, 3, 0.2) } "Dataset.features must be >= labels + 1 (4), got 3"
@@ -106,7 +106,7 @@ let tests =
                 invalid { labels with Dataset = MnistPairs({ Train = 300; Test = 300 }, 2); Model = Cnn } "Model cnn needs 28 x 28 images [1, 28, 28], got features of shape [1, 28, 84]"
             }
             test "per-class alpha of the wrong length or with negative entries is refused before any run" {
-                let lt = { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp 8 }
+                let lt = { tiny with Dataset = MnistLongTailed 10.0; Model = Mlp [ 8 ] }
                 invalid { lt with Loss = SoftmaxFocal(Some [| 1.0; 2.0 |], 2.0) } "Loss.alpha must have one weight per class (10), got 2"
                 invalid { lt with Loss = SoftmaxFocal(Some (Array.create 10 -1.0), 2.0) } "Loss.alpha must be per-class weights, finite and >= 0"
             }
@@ -271,7 +271,7 @@ let tests =
             }
             test "a multi-label task trains element-wise losses, pairs them with BCE and reports mAP, F1 and pooled calibration" {
                 let root = tempRoot ()
-                let base' = { tiny with Experiment = "labels"; Dataset = MultiLabelLinear({ Train = 800; Test = 600 }, 4, 8, 0.2); Model = Mlp 16; Epochs = 3 }
+                let base' = { tiny with Experiment = "labels"; Dataset = MultiLabelLinear({ Train = 800; Test = 600 }, 4, 8, 0.2); Model = Mlp [ 16 ]; Epochs = 3 }
                 let configs = [ for s in [ 0; 1 ] do for l in [ BinaryCrossEntropy; SigmoidFocal(Some 0.25, 2.0) ] -> { base' with Loss = l; Seed = s } ]
                 let records = Runner.sweep { Runner.defaultSweep with ResultsRoot = root; Workers = 1; Progress = false } configs
                 Expect.isTrue (records |> List.forall (fun r -> r.Task = MultiLabel 4)) "the task and the label count come from the [N, 4] labels"
