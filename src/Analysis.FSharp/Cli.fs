@@ -275,3 +275,31 @@ let readBench (r: ParseResults<BenchArgs>) =
 
 /// Parses the benchmark's options (or prints the error and exits).
 let bench (argv: string array) = parseOrExit<BenchArgs, Bench> "FocalLoss.Bench" argv readBench
+
+/// Options of when-focal-wins.fsx: the sweep options, and --quick for the reduced design.
+type StudyArgs =
+    | Quick
+    | [<Unique>] Seeds of int
+    | [<Unique>] Device of string
+    | [<Unique>] Workers of int
+    | [<Unique>] Shard of string
+    | [<Unique>] Results of path: string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Quick -> "the reduced design (one positive rate, 3 seeds, 8 epochs) for a first look, in results/when-focal-wins-quick/"
+            | Seeds _ -> "seeds per cell and setting, 0..N-1 (N >= 2; default 5, --quick 3)"
+            | Device _ -> "auto, cpu, cuda or cuda:N (default auto)"
+            | Workers _ -> "parallel worker processes (>= 1; default: the core count)"
+            | Shard _ -> "k/n: run the k-th of n slices of the design, for clusters (default 1/1); the pilot runs whole on every shard"
+            | Results _ -> "results root folder (default: <repo>/results)"
+
+/// Parses when-focal-wins.fsx's options: (quick, the sweep options; Epochs is the design's, not an option).
+let study (program: string) (argv: string array) =
+    parseOrExit<StudyArgs, bool * Sweep> program argv (fun r ->
+        let quick = r.Contains StudyArgs.Quick
+        let seeds = r.GetResult(StudyArgs.Seeds, if quick then 3 else 5)
+        if seeds < 2 then invalidArg "seeds" $"--seeds must be >= 2 (a paired interval needs two seeds), got {seeds}"
+        quick,
+        sweepOf seeds 1 (r.GetResult(StudyArgs.Device, "auto")) (r.GetResult(StudyArgs.Workers, Environment.ProcessorCount))
+                (r.TryGetResult StudyArgs.Shard) (r.GetResult(StudyArgs.Results, defaultResults ())))

@@ -44,6 +44,9 @@ type RunRecord =
       TrainLoss: float[]
       /// The primary metric (AP or macro-F1) on the test set after each epoch.
       TestCurve: float[]
+      /// Every test metric after each epoch (index 0 = epoch 1): an early checkpoint and the converged model
+      /// recorded from the same run. Importance-weighted where the test set carries weights.
+      EpochMetrics: Map<string, float>[]
       /// Precision-recall curve on the test set (binary; at most 200 points).
       PrCurve: Point[]
       /// Reliability diagram on the test set (binary), 15 equal-width bins (empty bins left out).
@@ -137,10 +140,13 @@ let runOne (c: RunConfig) : RunRecord =
     let task = taskOf data.Train
     let outputs = match task with Binary -> 1 | MultiClass k | MultiLabel k -> k
     let curve = List<float>()
+    let epochMetrics = List<Map<string, float>>()
     let primary = primaryMetric task
     let struct (model, result) =
         Trainer.Run(createModel c.Model c.OutputBias (int data.Train.FeatureCount) outputs, loss, data.Train, data.Test, trainerConfig c,
-                    fun e -> curve.Add(match e.Metrics.TryGetValue primary with | true, v -> v | _ -> nan))
+                    fun e ->
+                        curve.Add(match e.Metrics.TryGetValue primary with | true, v -> v | _ -> nan)
+                        epochMetrics.Add(e.Metrics |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq))
     use model = model
     let testLabels = labelsOf data.Test
     let pr, reliability, (temperature, temperatureFit), recalibrated, extra =
@@ -200,6 +206,7 @@ let runOne (c: RunConfig) : RunRecord =
       Metrics = Seq.append (result.FinalMetrics |> Seq.map (fun kv -> kv.Key, kv.Value)) (recalibrated @ extra) |> Map.ofSeq
       TrainLoss = result.Epochs |> Seq.map _.TrainLoss |> Array.ofSeq
       TestCurve = curve.ToArray()
+      EpochMetrics = epochMetrics.ToArray()
       PrCurve = pr
       Reliability = reliability
       Temperature = temperature
@@ -221,7 +228,7 @@ let tryLoad (path: string) : RunRecord option =
     try
         match JsonSerializer.Deserialize<RunRecord>(File.ReadAllText path, jsonOptions) with
         | null -> None
-        | r when isNull (box r.Config) || isNull (box r.Metrics) -> None
+        | r when isNull (box r.Config) || isNull (box r.Metrics) || isNull (box r.EpochMetrics) -> None
         | r when r.Id <> nonNull (Path.GetFileNameWithoutExtension(path: string)) -> None
         | r -> Some r
     with

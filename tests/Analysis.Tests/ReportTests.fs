@@ -15,7 +15,7 @@ let task = { defaults with Experiment = "constructed"; Device = Cpu }
 /// A finished run of `config` with the given metrics (nothing is trained).
 let record (config: RunConfig) (metrics: (string * float) list) : RunRecord =
     { Id = Data.runId config; Config = config; Inputs = []; Task = Binary; Device = "cpu"; Diverged = false; DivergedAtStep = -1L
-      Steps = 1L; Seconds = 0.0; Metrics = Map.ofList metrics; TrainLoss = [||]; TestCurve = [||]; PrCurve = [||]; Reliability = [||]
+      Steps = 1L; Seconds = 0.0; Metrics = Map.ofList metrics; TrainLoss = [||]; TestCurve = [||]; EpochMetrics = [||]; PrCurve = [||]; Reliability = [||]
       Temperature = 1.0; TemperatureFit = "Converged"; Code = "test"; Parameters = Map.empty }
 
 let focal = SigmoidFocal(Some 0.25, 2.0)

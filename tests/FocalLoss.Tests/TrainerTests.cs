@@ -108,6 +108,46 @@ public class TrainerTests
         }
     }
 
+    /// <summary>A logistic model whose finite weights overflow to inf - inf = NaN on inputs (2, -2), and stay finite at (0, 0).</summary>
+    private static LogisticRegression Overflowing()
+    {
+        var model = new LogisticRegression(2);
+        using (no_grad())
+        {
+            model.named_parameters().Single(p => p.name.EndsWith("weight")).parameter.fill_(3e38);
+            model.named_parameters().Single(p => p.name.EndsWith("bias")).parameter.fill_(0);
+        }
+        return model;
+    }
+
+    private static TensorDataset Points(float x1, float x2) =>
+        new("points", tensor(new[] { x1, x2, x1, x2 }).reshape(2, 2), tensor(new float[] { 0, 1 }), 2);
+
+    [Fact]
+    public void finite_weights_with_nan_predictions_end_the_run_as_diverged_without_metrics_instead_of_throwing()
+    {
+        using var loss = Losses.BinaryCrossEntropyWithLogitsLoss();
+        using var quiet = Points(0, 0);   // trains on finite outputs: logit 0 whatever the weights
+        using var nan = Points(2, -2);    // 6e38 - 6e38 overflows to inf - inf
+        var config = Fast with { LearningRate = 1e-30, Epochs = 2 };
+        using (var model = Overflowing())
+        {
+            var result = Trainer.Fit(model, loss, quiet, nan, config);
+            Assert.True(result.Diverged, "NaN predictions on the evaluation data are a divergence");
+            Assert.Equal(1, result.DivergedAtStep);
+            Assert.Empty(result.Epochs);
+            Assert.Empty(result.FinalMetrics);
+        }
+        using (var model = Overflowing())
+        {
+            var result = Trainer.Fit(model, loss, nan, nan, config);   // diverges in the first step
+            Assert.True(result.Diverged);
+            Assert.Empty(result.FinalMetrics);
+        }
+        using (var model = Overflowing())
+            Assert.Null(Trainer.EvaluateIfFinite(model, nan));
+    }
+
     [Fact]
     public void a_checkpoint_refuses_non_finite_weights_and_writes_nothing()
     {

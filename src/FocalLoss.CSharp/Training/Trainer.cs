@@ -197,8 +197,15 @@ public static class Trainer
             }
             if (divergedAt is not null) break;
             var metrics = config.EvaluateEveryEpoch || epoch == config.Epochs
-                ? Evaluate(model, evalData, config.Threshold)
+                ? EvaluateIfFinite(model, evalData, config.Threshold)
                 : new Dictionary<string, double>();
+            // Finite weights can still overflow to non-finite predictions (inf - inf in a layer): the run has
+            // diverged then, and has no metrics, rather than stopping the sweep with an exception.
+            if (metrics is null)
+            {
+                divergedAt = step;
+                break;
+            }
             var record = new EpochRecord(epoch, step, lossSum / n, metrics, epochClock.Elapsed.TotalSeconds);
             epochs.Add(record);
             onEpoch?.Invoke(record);
@@ -206,7 +213,7 @@ public static class Trainer
         progress.Done();
         // A diverged run's metrics are those of the weights it returns (the last finite ones), evaluated
         // now: the last completed epoch's metrics would describe an earlier model.
-        var final = divergedAt is not null ? Evaluate(model, evalData, config.Threshold)
+        var final = divergedAt is not null ? EvaluateIfFinite(model, evalData, config.Threshold) ?? new Dictionary<string, double>()
             : epochs.Count > 0 ? epochs[^1].Metrics : new Dictionary<string, double>();
         return new TrainResult(device.ToString(), divergedAt is not null, divergedAt, step, epochs, final, clock.Elapsed.TotalSeconds);
     }
@@ -269,6 +276,17 @@ public static class Trainer
             _ => MultiClassMetrics.Evaluate(p, labels, data.NumClasses).Values(),
         };
         return values.ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
+    /// <summary>
+    /// <see cref="Evaluate"/>, or null when the model's probabilities on <paramref name="data"/> are not all
+    /// finite (NaN from an overflow inside the model: no metric is defined for them).
+    /// </summary>
+    public static IReadOnlyDictionary<string, double>? EvaluateIfFinite(Module<Tensor, Tensor> model, TensorDataset data, double threshold = 0.5)
+    {
+        using (var probabilities = PredictProbabilities(model, data))
+            if (!probabilities.isfinite().all().item<bool>()) return null;
+        return Evaluate(model, data, threshold);
     }
 
     /// <summary>
