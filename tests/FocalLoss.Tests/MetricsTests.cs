@@ -14,6 +14,7 @@ public class MetricsTests
 
     public static TheoryData<string> BinaryCases() => new(Reference.GetProperty("binary").EnumerateArray().Select(c => c.GetProperty("name").GetString()!));
     public static TheoryData<string> MultiClassCases() => new(Reference.GetProperty("multiclass").EnumerateArray().Select(c => c.GetProperty("name").GetString()!));
+    public static TheoryData<string> WeightedBinaryCases() => new(Reference.GetProperty("weighted_binary").EnumerateArray().Select(c => c.GetProperty("name").GetString()!));
     public static TheoryData<string> MultiLabelCases() => new(Reference.GetProperty("multilabel").EnumerateArray().Select(c => c.GetProperty("name").GetString()!));
 
     private static JsonElement Case(string group, string name) => Reference.GetProperty(group).EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
@@ -43,6 +44,177 @@ public class MetricsTests
         Same(c.GetProperty("average_precision").GetDouble(), report.AveragePrecision, "average precision");
         Same(Optional(c, "best_f1") ?? double.NaN, report.BestF1, "best F1");
         Same(Optional(c, "best_f1_threshold") ?? double.NaN, report.BestF1Threshold, "best-F1 threshold");
+    }
+
+    [Theory]
+    [MemberData(nameof(WeightedBinaryCases))]
+    public void weighted_binary_metrics_match_scikit_learn_sample_weight(string name)
+    {
+        var c = Case("weighted_binary", name);
+        var scores = Doubles(c.GetProperty("scores"));
+        var labels = c.GetProperty("labels").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+        var weights = Doubles(c.GetProperty("weights"));
+        var threshold = c.GetProperty("threshold").GetDouble();
+        var report = BinaryMetrics.Evaluate(scores, labels, weights, threshold);
+        // Each metric twice: from the report and from its own weighted function.
+        void Both(string key, double fromReport, double alone)
+        {
+            var expected = Optional(c, key) ?? double.NaN;
+            Same(expected, fromReport, $"{key} (report)");
+            Same(expected, alone, $"{key} (BinaryMetrics function)");
+        }
+        Assert.Equal(scores.Length, report.Count);
+        Assert.Equal(threshold, report.Threshold);
+        Both("accuracy", report.Accuracy, BinaryMetrics.Accuracy(scores, labels, weights, threshold));
+        Both("balanced_accuracy", report.BalancedAccuracy, BinaryMetrics.BalancedAccuracy(scores, labels, weights, threshold));
+        Both("precision", report.Precision, BinaryMetrics.Precision(scores, labels, weights, threshold));
+        Both("recall", report.Recall, BinaryMetrics.Recall(scores, labels, weights, threshold));
+        Both("f1", report.F1, BinaryMetrics.F1(scores, labels, weights, threshold));
+        var (bestF1, bestThreshold) = BinaryMetrics.BestF1(scores, labels, weights);
+        Both("best_f1", report.BestF1, bestF1);
+        Both("best_f1_threshold", report.BestF1Threshold, bestThreshold);
+        Both("roc_auc", report.RocAuc, BinaryMetrics.RocAuc(scores, labels, weights));
+        Both("average_precision", report.AveragePrecision, BinaryMetrics.AveragePrecision(scores, labels, weights));
+        Both("ece15", report.Ece15, BinaryMetrics.ExpectedCalibrationError(scores, labels, weights));
+        Both("brier", report.Brier, BinaryMetrics.Brier(scores, labels, weights));
+        Both("log_loss", report.LogLoss, BinaryMetrics.LogLoss(scores, labels, weights));
+        Both("mean_score", report.MeanScore, BinaryMetrics.MeanScore(scores, weights));
+        Both("prevalence", report.PositiveRate, BinaryMetrics.Prevalence(labels, weights));
+        var confusion = c.GetProperty("confusion");
+        var (tp, fp, tn, fn) = BinaryMetrics.Confusion(scores, labels, weights, threshold);
+        Same(confusion.GetProperty("tp").GetDouble(), tp, "confusion tp");
+        Same(confusion.GetProperty("fp").GetDouble(), fp, "confusion fp");
+        Same(confusion.GetProperty("tn").GetDouble(), tn, "confusion tn");
+        Same(confusion.GetProperty("fn").GetDouble(), fn, "confusion fn");
+        var (recall, precision, thresholds) = BinaryMetrics.PrecisionRecallCurve(scores, labels, weights);
+        var curve = c.GetProperty("pr_curve");
+        if (curve.ValueKind == JsonValueKind.Null) Assert.Empty(thresholds);
+        else
+        {
+            SameArray(Doubles(curve.GetProperty("recall")), recall, "precision-recall curve: recall");
+            SameArray(Doubles(curve.GetProperty("precision")), precision, "precision-recall curve: precision");
+            SameArray(Doubles(curve.GetProperty("threshold")), thresholds, "precision-recall curve: threshold");
+        }
+        var (meanScore, fractionPositive, binWeight) = BinaryMetrics.ReliabilityBins(scores, labels, weights);
+        var bins = c.GetProperty("reliability");
+        SameArray(Doubles(bins.GetProperty("mean_score")), meanScore, "reliability bins: weighted mean score");
+        SameArray(Doubles(bins.GetProperty("fraction_positive")), fractionPositive, "reliability bins: weighted fraction positive");
+        SameArray(Doubles(bins.GetProperty("weight")), binWeight, "reliability bins: weight");
+    }
+
+    private static void SameArray(double[] expected, double[] actual, string what)
+    {
+        Assert.True(expected.Length == actual.Length, $"{what}: scikit-learn has {expected.Length} values, workbench {actual.Length}");
+        for (var i = 0; i < expected.Length; i++) Same(expected[i], actual[i], $"{what} [{i}]");
+    }
+
+    [Fact]
+    public void weight_zero_samples_change_no_metric_of_the_stratified_reference_case()
+    {
+        // The study's design (easy negatives of weight 1000) plus samples of weight 0 at the extremes, on the
+        // case's own scores (ties) and on bin edges: no metric, curve or bin may move, not even by a rounding.
+        var c = Case("weighted_binary", "stratified-easy-negatives-weight-1000");
+        var scores = Doubles(c.GetProperty("scores"));
+        var labels = c.GetProperty("labels").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+        var weights = Doubles(c.GetProperty("weights"));
+        double[] extraScores = [0.0, 1.0, 1.0, scores[0], scores[^1], 7 / 15.0, 0.999, 0.5];
+        int[] extraLabels = [1, 0, 1, 0, 1, 1, 0, 1];
+        var before = WeightedMetrics.All(scores, labels, weights, 0.5);
+        var after = WeightedMetrics.All([.. scores, .. extraScores], [.. labels, .. extraLabels], [.. weights, .. extraScores.Select(_ => 0.0)], 0.5);
+        Assert.Equal(before.Select(m => m.Name), after.Select(m => m.Name));
+        foreach (var (b, a) in before.Zip(after))
+            Assert.True(b.Value.Equals(a.Value), $"{b.Name}: {b.Value:R} without the zero-weight samples, {a.Value:R} with them");
+    }
+
+    [Fact]
+    public void roc_auc_of_large_tied_groups_does_not_overflow()
+    {
+        // 50,000 positives at score 1 above 50,000 negatives at 0 (saturated float32 sigmoids): AUC 1. The
+        // trapezoid of the tied negatives is 50,000 x 100,000 / 2; as an int product it overflowed and the
+        // area came out as 0.141. Importance weights of 1000 on the negatives give the same AUC.
+        const int half = 50_000;
+        var scores = Enumerable.Range(0, 2 * half).Select(i => i < half ? 1.0 : 0.0).ToArray();
+        var labels = Enumerable.Range(0, 2 * half).Select(i => i < half ? 1 : 0).ToArray();
+        Assert.Equal(1.0, BinaryMetrics.RocAuc(scores, labels));
+        Assert.Equal(1.0, BinaryMetrics.Evaluate(scores, labels).RocAuc);
+        Assert.Equal(1.0, BinaryMetrics.RocAuc(scores, labels, labels.Select(y => y == 1 ? 1.0 : 1000.0).ToArray()));
+    }
+
+    [Fact]
+    public void weights_length_must_equal_scores_length()
+    {
+        var e = Assert.Throws<ArgumentException>(() => BinaryMetrics.Evaluate([0.1, 0.9], [0, 1], [1.0]));
+        Assert.Equal("weights", e.ParamName);
+        Assert.Contains("weights length must equal scores length 2, got 1", e.Message);
+        var prevalence = Assert.Throws<ArgumentException>(() => BinaryMetrics.Prevalence([0, 1, 1], [1.0, 2.0]));
+        Assert.Equal("weights", prevalence.ParamName);
+        Assert.Contains("weights length must equal labels length 3, got 2", prevalence.Message);
+    }
+
+    [Theory]
+    [InlineData(-1.0, "-1")]
+    [InlineData(-1e-300, "-1E-300")]
+    [InlineData(double.NaN, "NaN")]
+    [InlineData(double.PositiveInfinity, "Infinity")]
+    [InlineData(double.NegativeInfinity, "-Infinity")]
+    public void weights_must_be_finite_and_non_negative(double weight, string shown)
+    {
+        var e = Assert.Throws<ArgumentException>(() => BinaryMetrics.Evaluate([0.1, 0.9, 0.4], [0, 1, 1], [1.0, 2.0, weight]));
+        Assert.Equal("weights", e.ParamName);
+        Assert.Contains($"weights must be finite and >= 0, got {shown} at index 2", e.Message);
+    }
+
+    [Fact]
+    public void weights_must_not_all_be_zero()
+    {
+        var e = Assert.Throws<ArgumentException>(() => BinaryMetrics.Evaluate([0.1, 0.9, 0.4], [0, 1, 1], [0.0, -0.0, 0.0]));
+        Assert.Equal("weights", e.ParamName);
+        Assert.Contains("weights must not all be 0, got 3 zero weights", e.Message);
+    }
+
+    [Fact]
+    public void weights_must_have_a_finite_sum()
+    {
+        var e = Assert.Throws<ArgumentException>(() => BinaryMetrics.Evaluate([0.1, 0.9], [0, 1], [double.MaxValue, double.MaxValue]));
+        Assert.Equal("weights", e.ParamName);
+        Assert.Contains("weights must have a finite sum, got Infinity", e.Message);
+    }
+
+    [Fact]
+    public void every_weighted_metric_validates_its_weights()
+    {
+        double[] s = [0.1, 0.9];
+        int[] y = [0, 1];
+        double[] bad = [1.0, -2.0];
+        var calls = new (string Name, Action Call)[]
+        {
+            ("Evaluate", () => BinaryMetrics.Evaluate(s, y, bad)),
+            ("Confusion", () => BinaryMetrics.Confusion(s, y, bad, 0.5)),
+            ("Accuracy", () => BinaryMetrics.Accuracy(s, y, bad)),
+            ("BalancedAccuracy", () => BinaryMetrics.BalancedAccuracy(s, y, bad)),
+            ("Precision", () => BinaryMetrics.Precision(s, y, bad)),
+            ("Recall", () => BinaryMetrics.Recall(s, y, bad)),
+            ("F1", () => BinaryMetrics.F1(s, y, bad)),
+            ("BestF1", () => BinaryMetrics.BestF1(s, y, bad)),
+            ("RocAuc", () => BinaryMetrics.RocAuc(s, y, bad)),
+            ("AveragePrecision", () => BinaryMetrics.AveragePrecision(s, y, bad)),
+            ("ExpectedCalibrationError", () => BinaryMetrics.ExpectedCalibrationError(s, y, bad)),
+            ("Brier", () => BinaryMetrics.Brier(s, y, bad)),
+            ("LogLoss", () => BinaryMetrics.LogLoss(s, y, bad)),
+            ("PrecisionRecallCurve", () => BinaryMetrics.PrecisionRecallCurve(s, y, bad)),
+            ("ReliabilityBins", () => BinaryMetrics.ReliabilityBins(s, y, bad)),
+            ("MeanScore", () => BinaryMetrics.MeanScore(s, bad)),
+            ("Prevalence", () => BinaryMetrics.Prevalence(y, bad)),
+        };
+        foreach (var (name, call) in calls)
+        {
+            var e = Assert.Throws<ArgumentException>(call);
+            Assert.True(e.ParamName == "weights" && e.Message.Contains("weights must be finite and >= 0, got -2 at index 1"), $"{name}: {e.ParamName}: {e.Message}");
+        }
+        // Scores and labels are checked first, with the unweighted functions' messages.
+        Assert.Contains("labels must be 0 or 1, got 2", Assert.Throws<ArgumentException>(() => BinaryMetrics.Brier(s, [0, 2], bad)).Message);
+        Assert.Contains("scores must not be empty", Assert.Throws<ArgumentException>(() => BinaryMetrics.MeanScore([], [])).Message);
+        Assert.Contains("labels must not be empty", Assert.Throws<ArgumentException>(() => BinaryMetrics.Prevalence([], [])).Message);
     }
 
     [Theory]

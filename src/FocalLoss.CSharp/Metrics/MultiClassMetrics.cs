@@ -49,7 +49,7 @@ public static class MultiClassMetrics
     /// <summary>
     /// Top-label expected calibration error (Guo et al. 2017, arXiv:1706.04599; the ECE of Mukhoti et al.
     /// 2020, arXiv:2002.09437): confidence = the largest class probability of a row, correct = its first
-    /// arg-max equals the label; confidences binned as <see cref="BinaryMetrics.ExpectedCalibrationError"/>
+    /// arg-max equals the label; confidences binned as <see cref="BinaryMetrics.ExpectedCalibrationError(ReadOnlySpan{double}, ReadOnlySpan{int}, int)"/>
     /// bins scores (equal-width bins over [0, 1], bin b holding (b/bins, (b+1)/bins], the first also 0),
     /// ECE = sum over non-empty bins of (n_b / N) |accuracy_b - mean confidence_b|. Unlike
     /// <see cref="ClasswiseEce"/> it ignores every probability but the top one.
