@@ -105,12 +105,14 @@ let private downsample (maxPoints: int) (points: Point[]) =
 /// Metrics of temperature-scaled probabilities on the test set, keyed with a "_recal" suffix: the
 /// calibration metrics the reports compare before and after (binary: ece15, brier, log_loss;
 /// multi-class: top_label_ece15, classwise_ece15; multi-label: slot_ece15, slot_brier, slot_log_loss).
-let recalibratedMetrics (task: Task) (temperature: float) (testLogits: torch.Tensor) (labels: int[]) =
+let recalibratedMetrics (task: Task) (temperature: float) (testLogits: torch.Tensor) (labels: int[]) (weights: float[] option) =
     use scaled = testLogits / temperature
     match task with
     | Binary ->
         use probs = scaled.sigmoid()
-        let values = BinaryMetrics.Evaluate(ReadOnlySpan(probs.data<float>().ToArray()), ReadOnlySpan labels).Values()
+        let scores = ReadOnlySpan(probs.data<float>().ToArray())
+        let report = match weights with Some w -> BinaryMetrics.Evaluate(scores, ReadOnlySpan labels, ReadOnlySpan w) | None -> BinaryMetrics.Evaluate(scores, ReadOnlySpan labels)
+        let values = report.Values()
         [ for kv in values do if kv.Key = "ece15" || kv.Key = "brier" || kv.Key = "log_loss" then kv.Key + "_recal", kv.Value ]
     | MultiClass k ->
         use probs = torch.nn.functional.softmax(scaled, 1L)
@@ -149,6 +151,7 @@ let runOne (c: RunConfig) : RunRecord =
                         epochMetrics.Add(e.Metrics |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq))
     use model = model
     let testLabels = labelsOf data.Test
+    let testWeights = data.Test.Weights |> Option.ofObj |> Option.map (fun w -> use cpu = w.cpu() in cpu.data<float>().ToArray())
     let pr, reliability, (temperature, temperatureFit), recalibrated, extra =
         if result.Diverged then [||], [||], (nan, "not fitted (diverged)"), [], []
         else
@@ -170,7 +173,7 @@ let runOne (c: RunConfig) : RunRecord =
             // the run then has no recalibrated metrics rather than extreme ones.
             let recalibrated =
                 if Double.IsNaN temperature || not (fitText.StartsWith(string TemperatureFitStatus.Converged)) then []
-                else recalibratedMetrics task temperature testLogits testLabels
+                else recalibratedMetrics task temperature testLogits testLabels testWeights
             let extra =
                 [ for name, set in data.ExtraTests do
                     for kv in Trainer.Evaluate(model, set) -> $"{name}.{kv.Key}", kv.Value ]
@@ -179,8 +182,14 @@ let runOne (c: RunConfig) : RunRecord =
                 // Multi-label: the curve and bins of all label slots pooled (the micro-averaged PR curve).
                 use probs = testLogits.sigmoid()
                 let scores = probs.data<float>().ToArray()
-                let struct (recall, precision, _) = BinaryMetrics.PrecisionRecallCurve(ReadOnlySpan scores, ReadOnlySpan testLabels)
-                let struct (meanScore, fraction, count) = BinaryMetrics.ReliabilityBins(ReadOnlySpan scores, ReadOnlySpan testLabels)
+                // Weighted test sets (a stratified sample standing for the full prevalence): weighted curves, and
+                // each bin's count is its weight, rounded.
+                let struct (recall, precision, _), struct (meanScore, fraction, count) =
+                    match testWeights with
+                    | Some w ->
+                        let struct (m, f, bw) = BinaryMetrics.ReliabilityBins(ReadOnlySpan scores, ReadOnlySpan testLabels, ReadOnlySpan w)
+                        BinaryMetrics.PrecisionRecallCurve(ReadOnlySpan scores, ReadOnlySpan testLabels, ReadOnlySpan w), struct (m, f, bw |> Array.map (fun v -> int (Math.Round v)))
+                    | None -> BinaryMetrics.PrecisionRecallCurve(ReadOnlySpan scores, ReadOnlySpan testLabels), BinaryMetrics.ReliabilityBins(ReadOnlySpan scores, ReadOnlySpan testLabels)
                 Array.map2 (fun r p -> { X = r; Y = p }) recall precision |> downsample 200,
                 Array.init meanScore.Length (fun i -> { MeanScore = meanScore[i]; Fraction = fraction[i]; Count = count[i] }),
                 (temperature, fitText), recalibrated, extra

@@ -289,6 +289,21 @@ let tests =
                 Expect.exists p (fun s -> s.Contains(fragment: string)) $"{fragment} in {p}"
         }
 
+        test "a dense-discs run is scored on its weighted test set: the prevalence it reports is pi, not the sample's" {
+            let c = { defaults with Dataset = DenseDiscs(1e-2, 20, 100, 2000); Model = Mlp [ 8 ]; OutputBias = PriorBias 0.01
+                                    Loss = BinaryCrossEntropy; Epochs = 2; BatchSize = 256; Device = Cpu }
+            let r = Runner.runOne c
+            let q = FocalLoss.Data.DenseDiscsGeometry.Default.HardPositiveShare()
+            // 400 hard test points, about 400 q = 52 positives: the weighted rate is pi within binomial noise.
+            let sd = sqrt (400.0 * q * (1.0 - q)) / (400.0 * q)
+            let prevalence = r.Metrics["prevalence"]
+            Expect.isLessThan (abs (prevalence / 1e-2 - 1.0)) (4.0 * sd) $"weighted prevalence {prevalence}"
+            Expect.equal r.EpochMetrics.Length 2 "one metric set per epoch"
+            let lastEpoch, final = r.EpochMetrics[1]["average_precision"], r.Metrics["average_precision"]
+            Expect.equal lastEpoch final "the last epoch's metrics are the final ones"
+            Expect.isTrue (r.Metrics.ContainsKey "mean_score") "the mean predicted probability is recorded"
+        }
+
         test "a label that is no loss is an error naming the forms" {
             Expect.throwsC (fun () -> Loss.ofLabel "balanced CE a=none" |> ignore) (fun e ->
                 Expect.stringContains e.Message "got 'balanced CE a=none'" "names the label")

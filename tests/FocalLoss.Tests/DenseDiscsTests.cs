@@ -1,5 +1,7 @@
 using FocalLoss.Data;
+using FocalLoss.Metrics;
 using FocalLoss.Models;
+using FocalLoss.Training;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -150,6 +152,33 @@ public class DatasetWeightTests
         Assert.Equal((2 + 4) / 10.0, d.WeightedPositiveRate(), 12);
         using var plain = Data(null);
         Assert.Equal(plain.PositiveRate(), plain.WeightedPositiveRate());
+    }
+
+    [Fact]
+    public void the_trainers_evaluation_weights_every_metric_by_the_datasets_weights_and_reports_the_prevalence()
+    {
+        random.manual_seed(0);
+        using var model = new LogisticRegression(2);
+        using var test = DenseDiscs.Test(1e-3, seed: 1, hardPerDisc: 50, easySample: 500);
+        var metrics = Trainer.Evaluate(model, test);
+        using var probabilities = Trainer.PredictProbabilities(model, test);
+        var p = probabilities.data<double>().ToArray();
+        var labels = test.Labels.to_type(ScalarType.Int32).data<int>().ToArray();
+        var expected = BinaryMetrics.Evaluate(p, labels, test.Weights!.data<double>().ToArray());
+        Assert.Equal(expected.AveragePrecision, metrics["average_precision"]);
+        Assert.Equal(expected.Ece15, metrics["ece15"]);
+        Assert.NotEqual(BinaryMetrics.Evaluate(p, labels).AveragePrecision, metrics["average_precision"]);
+        Assert.Equal(test.WeightedPositiveRate(), metrics["prevalence"], 12);
+        Assert.Equal(p.Zip(test.Weights!.data<double>().ToArray(), (a, w) => a * w).Sum() / test.Weights!.sum().item<double>(), metrics["mean_score"], 12);
+    }
+
+    [Fact]
+    public void weights_on_multi_class_data_are_refused_by_the_evaluation_rather_than_ignored()
+    {
+        using var data = new TensorDataset("mc", zeros(3, 2), tensor(new long[] { 0, 1, 2 }), 3, tensor(new double[] { 1, 2, 3 }));
+        using var model = new LogisticRegression(2, 3);
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Evaluate(model, data));
+        Assert.Contains("binary data only", e.Message);
     }
 
     [Theory]

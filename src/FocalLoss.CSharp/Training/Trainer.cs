@@ -259,7 +259,9 @@ public static class Trainer
     /// <summary>
     /// The metrics of <paramref name="model"/> on <paramref name="data"/>: binary, multi-class or multi-label
     /// report values (<see cref="BinaryMetrics"/>, <see cref="MultiClassMetrics"/>, <see cref="MultiLabelMetrics"/>);
-    /// <paramref name="threshold"/> applies to the binary and multi-label decisions.
+    /// <paramref name="threshold"/> applies to the binary and multi-label decisions. Binary data also get
+    /// <c>mean_score</c> (the mean predicted probability) and <c>prevalence</c>; a binary dataset with
+    /// <see cref="TensorDataset.Weights"/> gets every metric importance-weighted (other tasks with weights are refused).
     /// </summary>
     public static IReadOnlyDictionary<string, double> Evaluate(Module<Tensor, Tensor> model, TensorDataset data, double threshold = 0.5)
     {
@@ -267,14 +269,22 @@ public static class Trainer
         var probs = PredictProbabilities(model, data);
         if (data.Task == LossTask.MultiLabel && !probs.shape.SequenceEqual(data.Labels.shape))
             throw new ArgumentException($"model output shape {Format.Shape(probs.shape)} must equal the labels' shape {Format.Shape(data.Labels.shape)} of multi-label dataset {data.Name}: one logit per label", nameof(model));
+        if (data.Weights is not null && data.Task != LossTask.Binary)
+            throw new ArgumentException($"sample weights are supported for binary data only, but dataset {data.Name} is {data.Task}", nameof(data));
         var labels = data.Labels.to_type(ScalarType.Int32).contiguous().cpu().data<int>().ToArray();
         var p = probs.contiguous().data<double>().ToArray();
-        var values = data.Task switch
+        if (data.Task == LossTask.Binary)
         {
-            LossTask.Binary => BinaryMetrics.Evaluate(p, labels, threshold).Values(),
-            LossTask.MultiLabel => MultiLabelMetrics.Evaluate(p, labels, data.NumClasses, threshold).Values(),
-            _ => MultiClassMetrics.Evaluate(p, labels, data.NumClasses).Values(),
-        };
+            var report = data.Weights is null
+                ? BinaryMetrics.Evaluate(p, labels, threshold)
+                : BinaryMetrics.Evaluate(p, labels, data.Weights.cpu().data<double>().ToArray(), threshold);
+            // The mean predicted probability beside the prevalence: over- or under-prediction at a glance.
+            return report.Values().Append(new("mean_score", report.MeanScore)).Append(new("prevalence", report.PositiveRate))
+                .ToDictionary(kv => kv.Key, kv => kv.Value);
+        }
+        var values = data.Task == LossTask.MultiLabel
+            ? MultiLabelMetrics.Evaluate(p, labels, data.NumClasses, threshold).Values()
+            : MultiClassMetrics.Evaluate(p, labels, data.NumClasses).Values();
         return values.ToDictionary(kv => kv.Key, kv => kv.Value);
     }
 
