@@ -5,7 +5,7 @@
 // Writes results/when-focal-wins/ (report.html, summary.md, conditions.csv, factors.csv, pilot.csv) and the
 // pilot's and the grid's own reports under pilot/ and alpha-gamma/.
 // How: dotnet build -c Release && dotnet fsi experiments/when-focal-wins.fsx [--quick] [--seeds 5 --workers 2 --shard k/n]
-// (-- --help lists the options). --quick: one positive rate, 3 seeds, in results/when-focal-wins-quick/.
+// (-- --help lists the options). --quick: one positive rate, 3 seeds, 1,000 steps, in results/when-focal-wins-quick/.
 // Cluster: run every shard with --shard k/n (each also runs the small pilot), copy the shards' runs/ folders into
 // one results/when-focal-wins/runs/, then run the script once without --shard: every run is reused, and the
 // report and tables are written.
@@ -36,7 +36,7 @@ for c in choices do
 let configs = designConfigs design cli.Device choices
 let records, written =
     Experiment.runAndReport "When does focal loss beat cross-entropy? Dense discs"
-        $"Dense detection at CPU scale: 2-D points, 4 positive discs of radius 0.1 with a soft boundary, each in a ring of hard negatives to 0.3, easy negatives filling [-2, 2]^2; the positive rate pi is set by the number of easy negatives. Design: pi in {design.Rates} x optimiser (SGD momentum 0.9, Adam; rates from the pilot) x output bias (zero, RetinaNet's prior 0.01, the true prevalence) x normalisation (batch mean, batch sum over the positives in the batch, RetinaNet's max(1, n_pos)) x loss (CE, the pilot's best alpha-balanced CE, focal a=0.25 g=2, focal a=none g=2, focal a=0.25 g=1) x {design.Seeds.Length} seeds; MLP 2-64-64-1, batch {design.BatchSize}, {design.Epochs} epochs (early checkpoint: epoch {design.EarlyEpoch}). The test set keeps {4 * design.TestHardPerDisc} hard points and {design.TestEasySample} easy ones, importance-weighted to the true prevalence: every metric is weighted."
+        $"Dense detection at CPU scale: 2-D points, 4 positive discs of radius 0.1 with a soft boundary, each in a ring of hard negatives to 0.3, easy negatives filling [-2, 2]^2; the positive rate pi is set by the number of easy negatives. Design: pi in {design.Rates} x optimiser (SGD momentum 0.9, Adam; rates from the pilot) x output bias (zero, RetinaNet's prior 0.01, the true prevalence) x normalisation (batch mean, batch sum over the positives in the batch, RetinaNet's max(1, n_pos)) x loss (CE, the pilot's best alpha-balanced CE, focal a=0.25 g=2, focal a=none g=2, focal a=0.25 g=1) x {design.Seeds.Length} seeds; MLP 2-64-64-1, batch {design.BatchSize}, about {design.Steps} optimiser steps at every rate (epochs: {String.Join(", ", design.Rates |> List.map (fun r -> $"{epochsFor design r} at pi {r}"))}; the early checkpoint after {design.EarlyShare * 100.0} %% of them: epoch {String.Join(", ", design.Rates |> List.map (fun r -> $"{earlyEpochFor design r} at pi {r}"))}). The test set keeps {4 * design.TestHardPerDisc} hard points and {design.TestEasySample} easy ones, importance-weighted to the true prevalence: every metric is weighted."
         cli configs
 
 match written with

@@ -287,7 +287,7 @@ type StudyArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Quick -> "the reduced design (one positive rate, 3 seeds, 8 epochs) for a first look, in results/when-focal-wins-quick/"
+            | Quick -> "the reduced design (one positive rate, 3 seeds, 1,000 steps) for a first look, in results/when-focal-wins-quick/"
             | Seeds _ -> "seeds per cell and setting, 0..N-1 (N >= 2; default 5, --quick 3)"
             | Device _ -> "auto, cpu, cuda or cuda:N (default auto)"
             | Workers _ -> "parallel worker processes (>= 1; default: the core count)"

@@ -16,9 +16,11 @@ type Design =
       /// Positive rates pi of the training data.
       Rates: float list
       Seeds: int list
-      /// Training epochs of the converged checkpoint, and the epoch of the early one.
-      Epochs: int
-      EarlyEpoch: int
+      /// Optimiser steps of the converged checkpoint, the same at every positive rate: a rate's epochs are
+      /// the fewest that reach it (a set 100 times larger gets about 100 times fewer epochs).
+      Steps: int
+      /// The early checkpoint: this share of the converged run's epochs (at least one epoch).
+      EarlyShare: float
       HardPerDisc: int
       TestHardPerDisc: int
       TestEasySample: int
@@ -41,8 +43,8 @@ let full =
     { Experiment = "when-focal-wins"
       Rates = [ 1e-2; 1e-3; 1e-4 ]
       Seeds = [ 0 .. 4 ]
-      Epochs = 12
-      EarlyEpoch = 2
+      Steps = 3000
+      EarlyShare = 0.25
       HardPerDisc = 250
       TestHardPerDisc = 2_500
       TestEasySample = 20_000
@@ -57,13 +59,13 @@ let full =
       GridGammas = [ 0.0; 1.0; 2.0; 5.0 ]
       GridSeeds = [ 0 .. 2 ] }
 
-/// The reduced design of --quick: one rate (1e-3), 3 seeds, 8 epochs, a smaller pilot and grid.
+/// The reduced design of --quick: one rate (1e-3), 3 seeds, 1,000 steps, a smaller pilot and grid.
 let quick =
     { full with
         Experiment = "when-focal-wins-quick"
         Rates = [ 1e-3 ]
         Seeds = [ 0 .. 2 ]
-        Epochs = 8
+        Steps = 1000
         SgdRates = [ 0.01; 0.03 ]
         AdamRates = [ 0.001; 0.003 ]
         BalancedAlphas = [ 0.5; 0.75 ]
@@ -89,11 +91,24 @@ let biases (rate: float) = [ "zero", ZeroBias; "prior", PriorBias 0.01; "prevale
 
 let private dataset (d: Design) (rate: float) = DenseDiscs(rate, d.HardPerDisc, d.TestHardPerDisc, d.TestEasySample)
 
+/// The training points of a rate, less the 10 % calibration slice the runs hold out.
+let trainingPoints (d: Design) (rate: float) =
+    let all = 4L * int64 d.HardPerDisc + FocalLoss.Data.DenseDiscs.EasyCount(4L * int64 d.HardPerDisc, rate)
+    all - int64 (Math.Round(0.1 * float all))
+
+/// The epochs that give a rate at least the design's steps.
+let epochsFor (d: Design) (rate: float) =
+    let stepsPerEpoch = (trainingPoints d rate + int64 d.BatchSize - 1L) / int64 d.BatchSize
+    int ((int64 d.Steps + stepsPerEpoch - 1L) / stepsPerEpoch)
+
+/// The epoch of the early checkpoint at a rate.
+let earlyEpochFor (d: Design) (rate: float) = max 1 (int (Math.Round(d.EarlyShare * float (epochsFor d rate))))
+
 /// A config of the design (device from the command line).
 let config (d: Design) (device: Device) (rate: float) (optimizer: Optimizer) (bias: OutputBias) (norm: BatchReduction) (loss: Loss) (seed: int) =
     { defaults with
         Experiment = d.Experiment; Dataset = dataset d rate; Model = d.Model; OutputBias = bias; Loss = loss
-        Optimizer = optimizer; Epochs = d.Epochs; BatchSize = d.BatchSize; Reduction = norm; Device = device
+        Optimizer = optimizer; Epochs = epochsFor d rate; BatchSize = d.BatchSize; Reduction = norm; Device = device
         Recalibration = TemperatureOnHeldOut 0.1; Seed = seed }
 
 /// The pilot grid: per optimiser and normalisation, every candidate learning rate for CE, every candidate
@@ -185,7 +200,10 @@ let metricAt (d: Design) (budget: Budget) (metric: string) (r: RunRecord) =
         let source =
             match budget with
             | Converged -> Some r.Metrics
-            | Early -> if r.EpochMetrics.Length >= d.EarlyEpoch then Some r.EpochMetrics[d.EarlyEpoch - 1] else None
+            | Early ->
+                let rate = match r.Config.Dataset with DenseDiscs(rate, _, _, _) -> rate | _ -> nan
+                let e = earlyEpochFor d rate
+                if r.EpochMetrics.Length >= e then Some r.EpochMetrics[e - 1] else None
         source |> Option.bind (fun m -> m.TryFind metric) |> Option.defaultValue nan
 
 /// The metrics of the condition table: AP, ECE and the mean predicted probability (to hold against the
