@@ -36,7 +36,7 @@ type Direction =
     /// Some metrics significantly better, others significantly worse.
     | Mixed
     | NoSignificantDifference
-    /// No seed had both runs finished (a diverged run, or no CE run to pair with): nothing was compared.
+    /// Fewer than 2 seeds had both runs finished (diverged runs, no CE run to pair with, or one seed): no interval, nothing judged.
     | NotCompared
 
 /// The verdict of one setting on one family of metrics.
@@ -83,7 +83,7 @@ let private directionText (family: Family) = function
     | Worse -> (match family with Calibration | Recalibrated -> "worse calibrated" | _ -> "worse")
     | Mixed -> "mixed (some metrics significantly better, some worse)"
     | NoSignificantDifference -> "no significant difference"
-    | NotCompared -> "not compared (no seed has a finished pair of runs)"
+    | NotCompared -> "not compared (fewer than 2 seeds with a finished pair of runs)"
 
 /// Per setting and family of a task's paired rows, its verdict.
 let familyVerdicts (task: PairedRow list) : FamilyVerdict list =
