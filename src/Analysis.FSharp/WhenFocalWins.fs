@@ -214,8 +214,10 @@ let conditionMetrics = [ "average_precision"; "ece15"; "mean_score" ]
 type ConditionRow =
     { PositiveRate: float; Optimizer: string; BiasInit: string; Normalisation: string; Budget: string
       Setting: string; Baseline: string; Metric: string
-      MeanDiff: float; CiLow: float; CiHigh: float; PValue: float; PAdjusted: float
+      MeanDiff: float; CiLow: float; CiHigh: float; PAdjusted: float
       SeedsBetter: int; Seeds: int
+      /// The paired t-test's raw p (after the issue's columns, so that they keep their order).
+      PValue: float
       SettingMean: float; BaselineMean: float
       /// The test set's weighted positive rate (the true prevalence the weights restore).
       Prevalence: float }
