@@ -82,7 +82,7 @@ let runAndReportWith (worker: Runner.WorkerProgram) (title: string) (description
     printfn "sweep: %d runs ready in %.1f s (%d diverged)" records.Length seconds (records |> List.filter _.Diverged |> List.length)
     match sweep.Shard with
     | Some(k, n) ->
-        printfn "shard %d/%d done: merge the shards' %s folders, then run experiments/merge.fsx --experiment %s" k n (Runner.runsFolder sweep.ResultsRoot experiment) experiment
+        printfn "shard %d/%d done: when every shard is done, copy their %s folders into one, then run this script again without --shard on that results root (every finished run is reused and the full report is written; experiments/merge.fsx --experiment %s --from <roots> --results <root> writes the generic report only)" k n (Runner.runsFolder sweep.ResultsRoot experiment) experiment
         records, None
     | None ->
         let folder = Path.Combine(sweep.ResultsRoot, experiment)

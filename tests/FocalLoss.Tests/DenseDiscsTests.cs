@@ -173,12 +173,13 @@ public class DatasetWeightTests
     }
 
     [Fact]
-    public void weights_on_multi_class_data_are_refused_by_the_evaluation_rather_than_ignored()
+    public void weights_on_multi_class_or_multi_label_data_are_refused_when_the_dataset_is_made_rather_than_ignored()
     {
-        using var data = new TensorDataset("mc", zeros(3, 2), tensor(new long[] { 0, 1, 2 }), 3, tensor(new double[] { 1, 2, 3 }));
-        using var model = new LogisticRegression(2, 3);
-        var e = Assert.Throws<ArgumentException>(() => Trainer.Evaluate(model, data));
-        Assert.Contains("binary data only", e.Message);
+        var e = Assert.Throws<ArgumentException>(() => new TensorDataset("mc", zeros(3, 2), tensor(new long[] { 0, 1, 2 }), 3, tensor(new double[] { 1, 2, 3 })));
+        Assert.Equal("weights", e.ParamName);
+        Assert.Contains("binary data (float 0/1 labels [N]) only", e.Message);
+        e = Assert.Throws<ArgumentException>(() => new TensorDataset("ml", zeros(3, 2), tensor(new float[] { 0, 1, 1, 0, 1, 1 }).reshape(3, 2), 2, tensor(new double[] { 1, 2, 3 })));
+        Assert.Equal("weights", e.ParamName);
     }
 
     [Theory]

@@ -38,7 +38,12 @@ public sealed class TensorDataset : IDisposable
             if (!(numClasses == 2 && labels.is_floating_point()) && labels.dtype != ScalarType.Int64)
                 throw new ArgumentException($"labels must be float 0/1 (binary) or Int64 class ids, got {labels.dtype}", nameof(labels));
         }
-        if (weights is not null) CheckWeights(weights, labels.shape[0]);
+        if (weights is not null)
+        {
+            if (labels.dim() != 1 || !labels.is_floating_point() || numClasses != 2)
+                throw new ArgumentException($"weights are supported for binary data (float 0/1 labels [N]) only, got {labels.dtype} labels of shape {Format.Shape(labels.shape)} with {numClasses} classes", nameof(weights));
+            CheckWeights(weights, labels.shape[0]);
+        }
         Name = name;
         Features = features;
         Labels = labels;
