@@ -25,7 +25,7 @@ let csvColumn (name: string) =
     | _ -> Text.RegularExpressions.Regex.Replace(name, "(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_").ToLowerInvariant()
 
 /// Saves a frame as CSV (invariant culture, no row keys, snake_case column names) through a temporary file and a rename.
-let private saveCsv (frame: Frame<int, string>) (path: string) =
+let saveCsv (frame: Frame<int, string>) (path: string) =
     let frame = frame |> Frame.mapColKeys csvColumn
     AtomicFile.Write(path, fun temp -> frame.SaveCsv(temp, includeRowKeys = false, culture = inv))
 

@@ -292,7 +292,5 @@ let marginals (rows: ConditionRow list) : MarginalRow list =
                 yield { Setting = setting; Baseline = baseline; Budget = budget; Metric = metric; Factor = factor; Level = value
                         Mean = ci.Mean; CiLow = ci.Lo; CiHigh = ci.Hi; Cells = cells.Length; CellsBetter = cells |> List.filter better |> List.length } ]
 
-/// Writes a list of records as CSV through the report's writer (snake_case columns).
-let writeCsv<'T> (path: string) (rows: 'T list) =
-    let frame = Frame.ofRecords rows |> Frame.mapColKeys Report.csvColumn
-    FocalLoss.Infrastructure.AtomicFile.Write(path, fun temp -> frame.SaveCsv(temp, includeRowKeys = false, culture = Globalization.CultureInfo.InvariantCulture))
+/// Writes a list of records as CSV through the report's writer (snake_case columns, atomic).
+let writeCsv<'T> (path: string) (rows: 'T list) = Report.saveCsv (Frame.ofRecords rows) path

@@ -261,20 +261,35 @@ public static class Trainer
     /// report values (<see cref="BinaryMetrics"/>, <see cref="MultiClassMetrics"/>, <see cref="MultiLabelMetrics"/>);
     /// <paramref name="threshold"/> applies to the binary and multi-label decisions. Binary data also get
     /// <c>mean_score</c> (the mean predicted probability) and <c>prevalence</c>; a binary dataset with
-    /// <see cref="TensorDataset.Weights"/> gets every metric importance-weighted (other tasks with weights are refused).
+    /// <see cref="TensorDataset.Weights"/> gets every metric importance-weighted.
     /// </summary>
     public static IReadOnlyDictionary<string, double> Evaluate(Module<Tensor, Tensor> model, TensorDataset data, double threshold = 0.5)
     {
+        using var probs = PredictProbabilities(model, data);
+        return Metrics(probs, data, threshold);
+    }
+
+    /// <summary>
+    /// <see cref="Evaluate"/>, or null when the model's probabilities on <paramref name="data"/> are not all
+    /// finite (NaN from an overflow inside the model: no metric is defined for them). One forward pass.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double>? EvaluateIfFinite(Module<Tensor, Tensor> model, TensorDataset data, double threshold = 0.5)
+    {
+        using var probs = PredictProbabilities(model, data);
+        return probs.isfinite().all().item<bool>() ? Metrics(probs, data, threshold) : null;
+    }
+
+    /// <summary>The metrics of predicted probabilities (CPU, float64) against the dataset's labels and weights.</summary>
+    private static IReadOnlyDictionary<string, double> Metrics(Tensor probs, TensorDataset data, double threshold)
+    {
         using var scope = NewDisposeScope();
-        var probs = PredictProbabilities(model, data);
         if (data.Task == LossTask.MultiLabel && !probs.shape.SequenceEqual(data.Labels.shape))
-            throw new ArgumentException($"model output shape {Format.Shape(probs.shape)} must equal the labels' shape {Format.Shape(data.Labels.shape)} of multi-label dataset {data.Name}: one logit per label", nameof(model));
-        if (data.Weights is not null && data.Task != LossTask.Binary)
-            throw new ArgumentException($"sample weights are supported for binary data only, but dataset {data.Name} is {data.Task}", nameof(data));
+            throw new ArgumentException($"model output shape {Format.Shape(probs.shape)} must equal the labels' shape {Format.Shape(data.Labels.shape)} of multi-label dataset {data.Name}: one logit per label", "model");
         var labels = data.Labels.to_type(ScalarType.Int32).contiguous().cpu().data<int>().ToArray();
         var p = probs.contiguous().data<double>().ToArray();
         if (data.Task == LossTask.Binary)
         {
+            // Weights exist on binary data only (TensorDataset refuses them elsewhere).
             var report = data.Weights is null
                 ? BinaryMetrics.Evaluate(p, labels, threshold)
                 : BinaryMetrics.Evaluate(p, labels, data.Weights.cpu().data<double>().ToArray(), threshold);
@@ -286,17 +301,6 @@ public static class Trainer
             ? MultiLabelMetrics.Evaluate(p, labels, data.NumClasses, threshold).Values()
             : MultiClassMetrics.Evaluate(p, labels, data.NumClasses).Values();
         return values.ToDictionary(kv => kv.Key, kv => kv.Value);
-    }
-
-    /// <summary>
-    /// <see cref="Evaluate"/>, or null when the model's probabilities on <paramref name="data"/> are not all
-    /// finite (NaN from an overflow inside the model: no metric is defined for them).
-    /// </summary>
-    public static IReadOnlyDictionary<string, double>? EvaluateIfFinite(Module<Tensor, Tensor> model, TensorDataset data, double threshold = 0.5)
-    {
-        using (var probabilities = PredictProbabilities(model, data))
-            if (!probabilities.isfinite().all().item<bool>()) return null;
-        return Evaluate(model, data, threshold);
     }
 
     /// <summary>
