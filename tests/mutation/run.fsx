@@ -254,7 +254,12 @@ let buildLibrary (replay: string) (file: string) =
     | _ ->
         let built = Path.Combine(work, project, "bin", "Release", "net10.0", assembly)
         for bin in testBins do
-            if File.Exists(Path.Combine(bin, assembly)) then File.Copy(built, Path.Combine(bin, assembly), true)
+            let target = Path.Combine(bin, assembly)
+            // The build hard-links copy-local files (Directory.Build.props): the target may be the built file
+            // itself under another name, so unlink it rather than copy onto it.
+            if File.Exists target then
+                File.Delete target
+                File.Copy(built, target)
         Ok()
 
 /// Runs one suite on the current test binaries: Ok (failed test names, summary) or Error (output tail).
