@@ -11,7 +11,7 @@ namespace FocalLoss.Tests;
 /// External oracle: torchvision.ops.sigmoid_focal_loss on PyTorch (Debian python3-torch 1.13.1,
 /// python3-torchvision 0.14.1), 200 cases in data/golden/ (see its README).
 /// </summary>
-public class GoldenValueTests
+public abstract class GoldenValueTests(FocalKernel kernel) : OnKernel(kernel)
 {
     public sealed record GoldenCase(
         int Id, double[] Logits, int[] Targets, double Alpha, double Gamma, string Reduction,
@@ -92,3 +92,9 @@ public class GoldenValueTests
         }
     }
 }
+
+/// <summary>GoldenValueTests on the composite of libtorch operations.</summary>
+public sealed class GoldenValueTestsComposite() : GoldenValueTests(FocalKernel.Composite);
+
+/// <summary>GoldenValueTests on the fused CPU kernel (forced: a case it cannot serve fails).</summary>
+public sealed class GoldenValueTestsFused() : GoldenValueTests(FocalKernel.Fused);

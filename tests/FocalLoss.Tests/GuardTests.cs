@@ -6,7 +6,7 @@ using static TorchSharp.torch.nn;
 namespace FocalLoss.Tests;
 
 /// <summary>One test per guard: each error names the parameter, the expectation and what arrived.</summary>
-public class GuardTests
+public abstract class GuardTests(FocalKernel kernel) : OnKernel(kernel)
 {
     private static readonly Tensor X = tensor(new[] { 0.5f, -1f, 2f, 0f });
     private static readonly Tensor T = tensor(new[] { 1f, 0f, 1f, 0f });
@@ -296,3 +296,9 @@ public class GuardTests
         Fails(() => Losses.SoftmaxCrossEntropyLoss(labelSmoothing: 1), "labelSmoothing", "got 1");
     }
 }
+
+/// <summary>GuardTests on the composite of libtorch operations.</summary>
+public sealed class GuardTestsComposite() : GuardTests(FocalKernel.Composite);
+
+/// <summary>GuardTests on the fused CPU kernel (forced: a case it cannot serve fails).</summary>
+public sealed class GuardTestsFused() : GuardTests(FocalKernel.Fused);

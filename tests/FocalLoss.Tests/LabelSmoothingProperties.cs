@@ -13,7 +13,7 @@ namespace FocalLoss.Tests;
 /// their per-class terms over q = (1 - eps) onehot + eps / C (PyTorch's label_smoothing for the cross-entropy).
 /// eps = 0 is the unchanged path, pinned by the golden tests.
 /// </summary>
-public class LabelSmoothingProperties
+public abstract class LabelSmoothingProperties(FocalKernel kernel) : OnKernel(kernel)
 {
     private const int Many = 150;
 
@@ -168,3 +168,9 @@ public class LabelSmoothingProperties
         Assert.False(TensorAssert.Same(Functional.softmax_focal_loss(logits, classes), Functional.softmax_focal_loss(logits, classes, labelSmoothing: 0.1)));
     }
 }
+
+/// <summary>LabelSmoothingProperties on the composite of libtorch operations.</summary>
+public sealed class LabelSmoothingPropertiesComposite() : LabelSmoothingProperties(FocalKernel.Composite);
+
+/// <summary>LabelSmoothingProperties on the fused CPU kernel (forced: a case it cannot serve fails).</summary>
+public sealed class LabelSmoothingPropertiesFused() : LabelSmoothingProperties(FocalKernel.Fused);

@@ -14,7 +14,7 @@ namespace FocalLoss.Tests;
 /// buckets. Each is named as the statement it checks. tests/mutation/ shows each one failing on a
 /// deliberately broken variant of the loss.
 /// </summary>
-public class SigmoidFocalLossProperties
+public abstract class SigmoidFocalLossProperties(FocalKernel kernel) : OnKernel(kernel)
 {
     private const int Many = 200;
     /// <summary>Finite differences cost 2n + 1 evaluations per case of n (8 to 64) elements.</summary>
@@ -179,7 +179,7 @@ public class SigmoidFocalLossProperties
 }
 
 /// <summary>Soft targets (label smoothing, distillation) take the general log-space path.</summary>
-public class SoftTargetProperties
+public abstract class SoftTargetProperties(FocalKernel kernel) : OnKernel(kernel)
 {
     private static readonly Gen<double> SoftTarget =
         Gen.Frequency((3, Gen.Choose(1, 999).Select(k => k / 1000.0)), (1, Gen.Elements(0.0, 1.0, 1e-9, 1 - 1e-9)));
@@ -248,3 +248,15 @@ public class SoftTargetProperties
         }
     }
 }
+
+/// <summary>SigmoidFocalLossProperties on the composite of libtorch operations.</summary>
+public sealed class SigmoidFocalLossPropertiesComposite() : SigmoidFocalLossProperties(FocalKernel.Composite);
+
+/// <summary>SigmoidFocalLossProperties on the fused CPU kernel (forced: a case it cannot serve fails).</summary>
+public sealed class SigmoidFocalLossPropertiesFused() : SigmoidFocalLossProperties(FocalKernel.Fused);
+
+/// <summary>SoftTargetProperties on the composite of libtorch operations.</summary>
+public sealed class SoftTargetPropertiesComposite() : SoftTargetProperties(FocalKernel.Composite);
+
+/// <summary>SoftTargetProperties on the fused CPU kernel (forced: a case it cannot serve fails).</summary>
+public sealed class SoftTargetPropertiesFused() : SoftTargetProperties(FocalKernel.Fused);

@@ -46,6 +46,7 @@ let root = Path.GetFullPath(Path.Combine(__SOURCE_DIRECTORY__, "..", ".."))
 let work = Path.Combine(root, "tests", "mutation", "work")
 let functional = "src/FocalLoss.CSharp/Losses/Functional.cs"
 let trainer = "src/FocalLoss.CSharp/Training/Trainer.cs"
+let fused = "src/FocalLoss.CSharp/Losses/FusedSigmoidFocal.cs"
 
 /// The suite a mutant is checked against.
 type Suite =
@@ -58,6 +59,17 @@ type Suite =
 
 /// (id, what the bug is, file, original snippet, broken snippet, suite)
 let mutants = [
+    // The fused CPU kernel (issue 11), against the same xUnit properties (their *Fused classes force it).
+    "fused-alpha-dropped", "fused kernel: alpha_t not applied to the forward loss", fused,
+    "        return p.HasAlpha ? AlphaT(s, p) * loss : loss;", "        return loss;", Properties
+    "fused-gamma-term-dropped", "fused kernel: gradient without the modulating factor's derivative", fused,
+    "grad = s.Mod * (C<T>(p.Gamma) * sign * s.Ce * ratio + pMinusT);", "grad = s.Mod * pMinusT;", Properties
+    "fused-smoothing-dropped", "fused kernel: label smoothing ignored", fused,
+    "t = t * C<T>(1 - p.LabelSmoothing) + C<T>(p.LabelSmoothing / 2);", "t = t * C<T>(1);", Properties
+    "fused-mean-as-sum", "fused kernel: Mean not divided by the count", fused,
+    "if (p.Reduction == Reduction.Mean) total /= n;", "if (p.Reduction == Reduction.Mean) total /= 1;", Properties
+    "fused-thread-order", "fused kernel: chunk sums added in completion order (thread-dependent rounding)", fused,
+    "            sums[chunk] = sum;", "            lock (sums) { sums[0] += sum; }", Xunit "FusedKernelTests"
     // The loss itself, against the xUnit properties.
     "inner-bce-reduced", "reduction passed into the inner cross-entropy (mean(CE) * mean(weight))", functional,
     "ce_loss = -F.logsigmoid(z);", "ce_loss = Reduce(-F.logsigmoid(z), reduction);", Properties
@@ -143,7 +155,7 @@ let familyMutants =
 let ciCore = [
     "targets-misaligned"; "factor-inverted"; "alpha-both-classes"; "mean-wrong-count"; "factor-detached"
     "step-before-finite-check"; "softmax-alpha-dropped"; "run-id-ignores-inputs"; "labels-rounded"
-    "verdict-ignores-significance"; "significant-unadjusted" ]
+    "verdict-ignores-significance"; "significant-unadjusted"; "fused-alpha-dropped"; "fused-thread-order" ]
 
 /// One mutant of each member of the family and of its F# configuration: the family's share of test.sh's run.
 let familySample = [

@@ -27,7 +27,13 @@ public static partial class Functional
         Guard.SameDevice(targets, nameof(targets), perElementLoss, nameof(perElementLoss));
         Guard.InUnitInterval(targets, nameof(targets));
         using var scope = NewDisposeScope();
-        var num_positives = targets.detach().gt(0.5).sum().clamp_min(1).to(perElementLoss.dtype);
-        return (perElementLoss.sum() / num_positives).MoveToOuterDisposeScope();
+        return (perElementLoss.sum() / PositivesDivisor(targets, perElementLoss.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><c>max(1, number of targets above 1/2)</c> as a 0-dim tensor of <paramref name="dtype"/>, on the targets' device, without a gradient.</summary>
+    internal static Tensor PositivesDivisor(Tensor targets, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        return targets.detach().gt(0.5).sum().clamp_min(1).to(dtype).MoveToOuterDisposeScope();
     }
 }

@@ -52,6 +52,13 @@ public static partial class Functional
         TorchRuntime.EnsureLoaded();
         CheckBinary(inputs, nameof(inputs), targets, alpha, gamma, reduction);
         Guard.LabelSmoothing(labelSmoothing);
+        if (SigmoidFocalPath(inputs, targets) == FocalKernel.Fused)
+        {
+            var parameters = new FocalParameters(alpha ?? double.NaN, gamma, labelSmoothing, reduction);
+            return inputs.requires_grad && is_grad_enabled()
+                ? FusedSigmoidFocalFunction.apply(inputs, targets, parameters)
+                : FusedSigmoidFocal.Forward(inputs, targets, parameters, Guard.CheckTensorValues);
+        }
         var hardTargets = Guard.TargetsAreHard(targets, nameof(targets)) && labelSmoothing == 0;
         using var scope = NewDisposeScope();
         if (labelSmoothing != 0) targets = Smoothed(targets, labelSmoothing);

@@ -176,9 +176,10 @@ public static class Trainer
                 var output = model.call(data.Features.index_select(0, index));
                 var inputs = loss.Input == LossInput.Probabilities ? output.sigmoid() : output;
                 var targets = data.Labels.index_select(0, index);
-                // SumOverPositives: the per-element losses, summed and divided by max(1, positives) once, here.
-                var perElement = overPositives ? loss.Compute(inputs, targets, Reduction.None) : null;
-                var value = perElement is null ? loss.Compute(inputs, targets, reduction) : Functional.sum_over_positives(perElement, targets);
+                // SumOverPositives: the summed loss divided by max(1, positives) once, here (the loss's own Sum, so
+                // a batch without positives takes exactly the Sum reduction's step).
+                var summed = overPositives ? loss.Compute(inputs, targets, Reduction.Sum) : null;
+                var value = summed is null ? loss.Compute(inputs, targets, reduction) : summed / Functional.PositivesDivisor(targets, summed.dtype);
                 optimizer.zero_grad();
                 value.backward();
                 step++;
@@ -191,7 +192,7 @@ public static class Trainer
                 }
                 optimizer.step();
                 // The epoch's train loss is the mean per sample whatever the batch reduction.
-                var v = perElement is null ? value.item<float>() : perElement.detach().sum().item<float>();
+                var v = summed is null ? value.item<float>() : summed.item<float>();
                 lossSum += config.Reduction == BatchReduction.Mean ? v * index.shape[0] : v;
                 progress.Report(step);
             }

@@ -1,0 +1,182 @@
+using Xunit;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FocalLoss.Tests;
+
+/// <summary>
+/// What is particular to the fused kernel of <see cref="Functional.sigmoid_focal_loss"/> (the golden, property and
+/// guard classes run on both paths through their *Composite and *Fused subclasses): its error bound against the
+/// float64 closed form computed here, sums that do not depend on the thread count, the choice of path, and double
+/// backward.
+/// </summary>
+public class FusedKernelTests
+{
+    /// <summary>The float64 closed form, written out here: loss and dL/dx (README, "The fused kernel").</summary>
+    private static (double Loss, double Grad, double Scale) ClosedForm(double x, double t, double alpha, double gamma)
+    {
+        var p = Eval.Sigmoid(x);
+        var ce = (t == 1 ? 0 : (1 - t) * Eval.Softplus(x)) + (t == 0 ? 0 : t * Eval.Softplus(-x));
+        var m = t * Eval.Sigmoid(-x) + (1 - t) * p;
+        var at = alpha * t + (1 - alpha) * (1 - t);
+        var mod = Math.Pow(m, gamma);
+        var dm = p * (1 - p) * (1 - 2 * t);
+        var grad = at * ((gamma == 0 ? 0 : gamma * Math.Pow(m, gamma - 1) * dm * ce) + mod * (p - t));
+        return (at * mod * ce, grad, at * mod);
+    }
+
+    private static (double[] Loss, double[] Grad) Fused(float[] xs, float target, double alpha, double gamma)
+    {
+        using var _ = Functional.UseKernel(FocalKernel.Fused);
+        using var scope = NewDisposeScope();
+        var x = tensor(xs).requires_grad_(true);
+        var t = full(xs.Length, target, dtype: ScalarType.Float32);
+        var loss = Functional.sigmoid_focal_loss(x, t, alpha, gamma, reduction: Reduction.None);
+        loss.sum().backward();
+        return (Eval.ToArray(loss.detach()), Eval.ToArray(x.grad!));
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    [InlineData(1.0)]
+    [InlineData(2.0)]
+    [InlineData(3.7)]
+    public void float32_stays_within_the_documented_bound_of_the_float64_closed_form(double gamma)
+    {
+        // Logits -100..100 in steps of 0.05, hard and soft targets. Bound: loss relative error <= 1e-5; gradient error
+        // <= 1e-6 (|g| + alpha_t (1 - p_t)^gamma), the scale of its terms before they cancel where p ~ t. Values
+        // below float32's normal range (2^-126) are left out: the kernel flushes them towards 0.
+        var xs = Enumerable.Range(-2000, 4001).Select(i => (float)(i / 20.0)).ToArray();
+        foreach (var target in new[] { 0f, 1f, 0.3f, 0.9f })
+        {
+            var (loss, grad) = Fused(xs, target, 0.25, gamma);
+            for (var i = 0; i < xs.Length; i++)
+            {
+                var (l, g, scale) = ClosedForm(xs[i], target, 0.25, gamma);
+                Assert.True(double.IsFinite(loss[i]) && double.IsFinite(grad[i]), $"x {xs[i]}, t {target}: loss {loss[i]}, grad {grad[i]}");
+                if (Math.Abs(l) >= 1.2e-38)
+                    Assert.True(Math.Abs(loss[i] - l) <= 1e-5 * Math.Abs(l), $"x {xs[i]}, t {target}, gamma {gamma}: loss {loss[i]:R}, closed form {l:R}");
+                if (Math.Abs(g) >= 1.2e-38)
+                    Assert.True(Math.Abs(grad[i] - g) <= 1e-6 * (Math.Abs(g) + scale), $"x {xs[i]}, t {target}, gamma {gamma}: grad {grad[i]:R}, closed form {g:R}");
+            }
+        }
+    }
+
+    [Fact]
+    public void float64_matches_the_closed_form_to_1e_12()
+    {
+        using var _ = Functional.UseKernel(FocalKernel.Fused);
+        var xs = Enumerable.Range(-2000, 4001).Select(i => i / 20.0).ToArray();
+        foreach (var target in new[] { 0.0, 1.0, 0.3 })
+            foreach (var gamma in new[] { 0.0, 0.5, 2.0, 3.7 })
+            {
+                var (loss, grad) = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, 0.25, gamma, reduction: Reduction.None), xs, xs.Select(_ => target).ToArray());
+                for (var i = 0; i < xs.Length; i++)
+                {
+                    var (l, g, scale) = ClosedForm(xs[i], target, 0.25, gamma);
+                    Assert.True(Math.Abs(loss[i] - l) <= 1e-12 * Math.Abs(l) + 1e-300, $"x {xs[i]}, t {target}, gamma {gamma}: loss {loss[i]:R}, closed form {l:R}");
+                    Assert.True(Math.Abs(grad[i] - g) <= 1e-12 * (Math.Abs(g) + scale) + 1e-300, $"x {xs[i]}, t {target}, gamma {gamma}: grad {grad[i]:R}, closed form {g:R}");
+                }
+            }
+    }
+
+    [Fact]
+    public void sums_and_gradients_are_bit_identical_for_1_2_and_3_threads()
+    {
+        // 41 chunks and a ragged tail, float64 so that the sum's last bits reach the output.
+        var n = 41 * 16384 + 7;
+        using var _ = Functional.UseKernel(FocalKernel.Fused);
+        var generator = new Generator();
+        generator.manual_seed(5);
+        using var x = randn(n, dtype: ScalarType.Float64, generator: generator) * 5;
+        using var t = rand(n, dtype: ScalarType.Float64, generator: generator);
+        var before = get_num_threads();
+        try
+        {
+            var results = new List<(double Sum, double Mean, double[] Grad)>();
+            foreach (var threads in new[] { 1, 2, 3 })
+            {
+                set_num_threads(threads);
+                using var scope = NewDisposeScope();
+                var xi = x.detach().requires_grad_(true);
+                var sum = Functional.sigmoid_focal_loss(xi, t, 0.25, 2.0, reduction: Reduction.Sum);
+                var mean = Functional.sigmoid_focal_loss(xi, t, 0.25, 2.0, reduction: Reduction.Mean);
+                mean.backward();
+                results.Add((sum.item<double>(), mean.item<double>(), Eval.ToArray(xi.grad!)));
+            }
+            foreach (var r in results.Skip(1))
+            {
+                Assert.Equal(BitConverter.DoubleToInt64Bits(results[0].Sum), BitConverter.DoubleToInt64Bits(r.Sum));
+                Assert.Equal(BitConverter.DoubleToInt64Bits(results[0].Mean), BitConverter.DoubleToInt64Bits(r.Mean));
+                Assert.Equal(results[0].Grad, r.Grad);
+            }
+        }
+        finally
+        {
+            set_num_threads(before);
+        }
+    }
+
+    [Fact]
+    public void auto_takes_the_fused_path_only_where_it_applies_and_forcing_it_elsewhere_names_the_reason()
+    {
+        using var x = randn(8, 6);
+        using var t = rand(8, 6).gt(0.5).to_type(ScalarType.Float32);
+        using (Functional.UseKernel(FocalKernel.Auto))
+        {
+            Assert.Equal(FocalKernel.Fused, Functional.SigmoidFocalPath(x, t));
+            Assert.Equal(FocalKernel.Fused, Functional.SigmoidFocalPath(x.to_type(ScalarType.Float64), t.to_type(ScalarType.Float64)));
+            Assert.Equal(FocalKernel.Composite, Functional.SigmoidFocalPath(x.t(), t.t()));                                   // not contiguous
+            Assert.Equal(FocalKernel.Composite, Functional.SigmoidFocalPath(x.to_type(ScalarType.BFloat16), t.to_type(ScalarType.BFloat16)));
+            Assert.Equal(FocalKernel.Composite, Functional.SigmoidFocalPath(x, t.clone().requires_grad_(true)));               // a gradient for the targets
+            // The composite fallback computes the same function.
+            var strided = Functional.sigmoid_focal_loss(x.t(), t.t(), reduction: Reduction.None).t();
+            var fused = Functional.sigmoid_focal_loss(x, t, reduction: Reduction.None);
+            Assert.True(allclose(strided, fused, rtol: 1e-6, atol: 1e-7));
+        }
+        using (Functional.UseKernel(FocalKernel.Composite))
+            Assert.Equal(FocalKernel.Composite, Functional.SigmoidFocalPath(x, t));
+        using (Functional.UseKernel(FocalKernel.Fused))
+        {
+            var e = Assert.Throws<ArgumentException>(() => Functional.sigmoid_focal_loss(x.t(), t.t()));
+            Assert.Contains("Functional.Kernel is Fused, but inputs are not contiguous", e.Message);
+        }
+    }
+
+    [Fact]
+    public void double_backward_through_the_fused_kernel_equals_the_composites()
+    {
+        double[] SecondOrder(FocalKernel kernel)
+        {
+            using var _ = Functional.UseKernel(kernel);
+            using var scope = NewDisposeScope();
+            var x = tensor(new[] { -3.0, -0.5, 0.2, 1.5, 4.0, 0.0 }).requires_grad_(true);
+            var t = tensor(new[] { 1.0, 0.0, 1.0, 1.0, 0.0, 1.0 }); // hard: the composite's soft-target path has NaN second derivatives where a target is 0 or 1
+            var loss = Functional.sigmoid_focal_loss(x, t, 0.25, 2.0, reduction: Reduction.Sum);
+            var g = autograd.grad([loss], [x], retain_graph: true, create_graph: true)[0];
+            var gg = autograd.grad([(g * g).sum()], [x])[0];
+            return Eval.ToArray(gg);
+        }
+        var composite = SecondOrder(FocalKernel.Composite);
+        var fused = SecondOrder(FocalKernel.Fused);
+        Assert.Contains(composite, v => v != 0);
+        for (var i = 0; i < composite.Length; i++)
+            Assert.True(Tol.Close(fused[i], composite[i], 1e-12, 1e-15), $"[{i}] fused {fused[i]:R}, composite {composite[i]:R}");
+    }
+
+    [Fact]
+    public void the_kernel_setting_is_checked_and_scopes_restore_the_previous_choice()
+    {
+        Assert.Throws<ArgumentException>(() => Functional.UseKernel((FocalKernel)7));
+        var outer = Functional.CurrentKernel;
+        using (Functional.UseKernel(FocalKernel.Composite))
+        {
+            using (Functional.UseKernel(FocalKernel.Fused))
+                Assert.Equal(FocalKernel.Fused, Functional.CurrentKernel);
+            Assert.Equal(FocalKernel.Composite, Functional.CurrentKernel);
+        }
+        Assert.Equal(outer, Functional.CurrentKernel);
+    }
+}
