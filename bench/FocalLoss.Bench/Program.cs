@@ -1,13 +1,15 @@
-// Benchmark: FocalLoss.Functional.sigmoid_focal_loss against TorchSharp's own
-// torchvision.ops.sigmoid_focal_loss (TorchVision 0.107.0), in the same process, float32, forward and
-// forward+backward, N = 1e4 .. 1e7, 1 and 2 intra-op threads. Prints a markdown table with medians and
-// the ratio workbench / torchvision (below 1 = the workbench is faster).
+// Benchmark: FocalLoss.Functional.sigmoid_focal_loss (the fused CPU kernel and the composite of libtorch
+// operations) against TorchSharp's own torchvision.ops.sigmoid_focal_loss port (TorchVision 0.107.0), libtorch's
+// fused binary_cross_entropy_with_logits, and a 2-thread copy of the same bytes, in the same process; and, with
+// --pytorch, PyTorch's torchvision and fused BCE timed by bench/focal_pytorch.py in the same bench/run.sh
+// invocation. float32, alpha 0.25, gamma 2, mean; forward and forward+backward; N = 1e4 .. 1e7; 1 and 2 threads.
+// Prints one markdown table of medians (ms) and ratios.
 //
-// Usage: dotnet run -c Release --project bench/FocalLoss.Bench [-- --sizes 10000,100000 --min-seconds 1] (-- --help lists the options)
-// bench/run.sh runs it twice: with glibc's default allocator and with
-// GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1099511627776 (see bench/README.md).
+// Usage: dotnet run -c Release --project bench/FocalLoss.Bench [-- --sizes 10000,100000 --min-seconds 1 --pytorch rows.jsonl]
+// bench/run.sh runs it with glibc's default allocator and with freed memory retained (see bench/README.md).
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using FocalLoss;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -19,31 +21,48 @@ if (options.SeedLoopRepeats is { } repeats)
 var sizes = options.Sizes.ToArray();
 var threads = options.Threads.ToArray();
 var minSeconds = options.MinSeconds;
+var pytorch = new Dictionary<(long, int, bool), (double Torchvision, double Bce)>();
+string pytorchVersion = "(not run)";
+if (options.PyTorch is { } pytorchFile)
+    foreach (var line in File.ReadLines(pytorchFile.Value).Where(l => l.TrimStart().StartsWith('{')))
+    {
+        using var row = JsonDocument.Parse(line);
+        var r = row.RootElement;
+        pytorch[(r.GetProperty("n").GetInt64(), r.GetProperty("threads").GetInt32(), r.GetProperty("backward").GetBoolean())] =
+            (r.GetProperty("torchvision_ms").GetDouble(), r.GetProperty("bce_ms").GetDouble());
+        pytorchVersion = $"PyTorch {r.GetProperty("torch").GetString()}, torchvision {r.GetProperty("torchvision").GetString()}";
+    }
 
 var runtime = TorchRuntime.EnsureLoaded();
 Console.WriteLine($"# sigmoid_focal_loss benchmark (float32, alpha 0.25, gamma 2, reduction mean)");
-Console.WriteLine($"native runtime: {runtime.Action}; device: cpu; GLIBC_TUNABLES={Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "(unset)"}");
-Console.WriteLine($"processors: {Environment.ProcessorCount}; {RuntimeInfo()}");
+Console.WriteLine($"native runtime: {runtime.Action}; device: cpu; GLIBC_TUNABLES={Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "(unset)"}; FOCAL_RETAIN_FREED_MEMORY={Environment.GetEnvironmentVariable("FOCAL_RETAIN_FREED_MEMORY") ?? "(unset)"}");
+Console.WriteLine($"processors: {Environment.ProcessorCount}; {RuntimeInfo()}; reference: {pytorchVersion}");
 
-// Sanity: both implementations compute the same number (else the timing comparison means nothing).
+// Sanity: every implementation computes the same number (else the timing comparison means nothing).
 using (var scope = NewDisposeScope())
 {
     manual_seed(0);
     var x = randn(100_000) * 4;
     var t = (rand(100_000) < 0.3).to_type(ScalarType.Float32);
-    var ours = Functional.sigmoid_focal_loss(x, t).item<float>();
     var theirs = torchvision.ops.sigmoid_focal_loss(x, t, 0.25, 2.0, nn.Reduction.Mean).item<float>();
-    Console.WriteLine($"agreement at N = 1e5: workbench {ours:R}, torchvision {theirs:R}, relative difference {Math.Abs(ours - theirs) / Math.Abs(theirs):E2}");
-    if (Math.Abs(ours - theirs) > 1e-5 * Math.Abs(theirs))
+    foreach (var kernel in new[] { FocalKernel.Fused, FocalKernel.Composite })
     {
-        Console.Error.WriteLine("the two implementations disagree: refusing to time them");
-        return 1;
+        using var _ = Functional.UseKernel(kernel);
+        var ours = Functional.sigmoid_focal_loss(x, t).item<float>();
+        Console.WriteLine($"agreement at N = 1e5: {kernel} {ours:R}, torchvision port {theirs:R}, relative difference {Math.Abs(ours - theirs) / Math.Abs(theirs):E2}");
+        if (Math.Abs(ours - theirs) > 1e-5 * Math.Abs(theirs))
+        {
+            Console.Error.WriteLine("the implementations disagree: refusing to time them");
+            return 1;
+        }
     }
 }
 
 Console.WriteLine();
-Console.WriteLine("| N | threads | pass | torchvision ms | workbench ms | ratio | workbench, value checks off ms | ratio |");
-Console.WriteLine("|---:|---:|---|---:|---:|---:|---:|---:|");
+Console.WriteLine("Medians in ms. copy: logits and targets copied into preallocated buffers by torch (reads 2N, writes 2N floats). Ratios: fused / other (below 1: the fused kernel is faster); `fused / copy` is how many copies of the bytes the kernel costs.");
+Console.WriteLine();
+Console.WriteLine("| N | threads | pass | PyTorch torchvision | PyTorch fused BCE | TorchSharp torchvision port | composite | **fused** | copy | fused / PyTorch torchvision | fused / composite | fused / PyTorch BCE | fused / copy |");
+Console.WriteLine("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 foreach (var n in sizes)
 foreach (var threadCount in threads)
 {
@@ -54,14 +73,30 @@ foreach (var threadCount in threads)
         manual_seed(1);
         var x = (randn(n) * 4).requires_grad_(backward);
         var t = (rand(n) < 0.3).to_type(ScalarType.Float32);
-        Action tv = () => Step(() => torchvision.ops.sigmoid_focal_loss(x, t, 0.25, 2.0, nn.Reduction.Mean), x, backward);
-        Action wb = () => Step(() => Functional.sigmoid_focal_loss(x, t), x, backward);
-        Action wbUnchecked = () =>
+        var bufferX = empty_like(x, requires_grad: false);
+        var bufferT = empty_like(t);
+        Action port = () => Step(() => torchvision.ops.sigmoid_focal_loss(x, t, 0.25, 2.0, nn.Reduction.Mean), x, backward);
+        Action composite = () =>
         {
-            using (Guard.WithoutValueChecks()) Step(() => Functional.sigmoid_focal_loss(x, t), x, backward);
+            using (Functional.UseKernel(FocalKernel.Composite)) Step(() => Functional.sigmoid_focal_loss(x, t), x, backward);
         };
-        var (a, b, c) = Measure(tv, wb, wbUnchecked, minSeconds);
-        Console.WriteLine($"| {n:0.#e+0} | {threadCount} | {(backward ? "fwd+bwd" : "fwd")} | {a:F3} | {b:F3} | {b / a:F2} | {c:F3} | {c / a:F2} |");
+        Action fused = () =>
+        {
+            using (Functional.UseKernel(FocalKernel.Fused)) Step(() => Functional.sigmoid_focal_loss(x, t), x, backward);
+        };
+        Action copy = () =>
+        {
+            using (no_grad())
+            {
+                bufferX.copy_(x);
+                bufferT.copy_(t);
+            }
+        };
+        var m = Measure([port, composite, fused, copy], minSeconds);
+        var (tv, bce) = pytorch.TryGetValue((n, threadCount, backward), out var py) ? py : (double.NaN, double.NaN);
+        string Ms(double v) => double.IsNaN(v) ? "-" : v.ToString("F3");
+        string Ratio(double a, double b) => double.IsNaN(a) || double.IsNaN(b) ? "-" : (a / b).ToString("F2");
+        Console.WriteLine($"| {n:0.#e+0} | {threadCount} | {(backward ? "fwd+bwd" : "fwd")} | {Ms(tv)} | {Ms(bce)} | {m[0]:F3} | {m[1]:F3} | **{m[2]:F3}** | {m[3]:F3} | {Ratio(m[2], tv)} | {Ratio(m[2], m[1])} | {Ratio(m[2], bce)} | {Ratio(m[2], m[3])} |");
     }
 }
 return 0;
@@ -81,24 +116,21 @@ static void Step(Func<Tensor> loss, Tensor x, bool backward)
     value.item<float>();
 }
 
-// Interleaves the three variants rep by rep (so drift hits all alike) and returns their medians in ms.
-static (double, double, double) Measure(Action a, Action b, Action c, double minSeconds)
+// Interleaves the variants rep by rep (so drift hits all alike) and returns their medians in ms.
+static double[] Measure(Action[] actions, double minSeconds)
 {
-    foreach (var warm in new[] { a, b, c, a, b, c }) warm();
-    var times = new List<double>[] { new(), new(), new() };
+    for (var warm = 0; warm < 2; warm++)
+        foreach (var a in actions) a();
+    var times = actions.Select(_ => new List<double>()).ToArray();
     var total = Stopwatch.StartNew();
     while (times[0].Count < 5 || (total.Elapsed.TotalSeconds < minSeconds && times[0].Count < 200))
-    {
-        var actions = new[] { a, b, c };
-        for (var k = 0; k < 3; k++)
+        for (var k = 0; k < actions.Length; k++)
         {
             var sw = Stopwatch.StartNew();
             actions[k]();
             times[k].Add(sw.Elapsed.TotalMilliseconds);
         }
-    }
-    double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
-    return (Median(times[0]), Median(times[1]), Median(times[2]));
+    return times.Select(v => { v.Sort(); return v[v.Count / 2]; }).ToArray();
 }
 
 static string RuntimeInfo() => $".NET {Environment.Version}, TorchSharp {typeof(torch).Assembly.GetName().Version}";

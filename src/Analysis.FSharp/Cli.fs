@@ -245,16 +245,18 @@ type BenchArgs =
     | [<Unique>] Sizes of csv: string
     | [<Unique>] Threads of csv: string
     | [<Unique>] Min_Seconds of float
+    | [<Unique>] Pytorch of json: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Pytorch _ -> "PyTorch's timings of the same rows (JSON lines written by bench/focal_pytorch.py) to print beside them"
             | Seed_Loop _ -> "time the seed experiment's training loop against PyTorch eager instead"
             | Sizes _ -> "comma-separated element counts (default 10000,100000,1000000,10000000)"
             | Threads _ -> "comma-separated intra-op thread counts (default 1,2)"
             | Min_Seconds _ -> "least time per measurement in seconds (> 0; default 1)"
 
 /// The loss benchmark's settings; SeedLoopRepeats is Some when `seed-loop` was asked for.
-type Bench = { Sizes: int64 list; Threads: int list; MinSeconds: float; SeedLoopRepeats: int option }
+type Bench = { Sizes: int64 list; Threads: int list; MinSeconds: float; SeedLoopRepeats: int option; PyTorch: string option }
 
 let private positiveList<'T when 'T: comparison> (name: string) (parse: string -> 'T option) (zero: 'T) (csv: string) =
     let parts = csv.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries) |> List.ofArray
@@ -271,7 +273,10 @@ let readBench (r: ParseResults<BenchArgs>) =
     { Sizes = r.TryGetResult BenchArgs.Sizes |> Option.map (positiveList "sizes" int64Of 0L) |> Option.defaultValue [ 10_000L; 100_000L; 1_000_000L; 10_000_000L ]
       Threads = r.TryGetResult BenchArgs.Threads |> Option.map (positiveList "threads" intOf 0) |> Option.defaultValue [ 1; 2 ]
       MinSeconds = minSeconds
-      SeedLoopRepeats = r.TryGetResult BenchArgs.Seed_Loop |> Option.map (fun s -> atLeast "repeats" 1 (s.GetResult(SeedLoopArgs.Repeats, 3))) }
+      SeedLoopRepeats = r.TryGetResult BenchArgs.Seed_Loop |> Option.map (fun s -> atLeast "repeats" 1 (s.GetResult(SeedLoopArgs.Repeats, 3)))
+      PyTorch =
+        r.TryGetResult BenchArgs.Pytorch
+        |> Option.map (fun path -> if File.Exists path then path else invalidArg "pytorch" $"--pytorch must name an existing file, got '{path}'") }
 
 /// Parses the benchmark's options (or prints the error and exits).
 let bench (argv: string array) = parseOrExit<BenchArgs, Bench> "FocalLoss.Bench" argv readBench
