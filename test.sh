@@ -22,7 +22,7 @@ xunit_rc=${PIPESTATUS[0]}
 dotnet run --project tests/Analysis.Tests -c Release --no-build -- --colours 0 --no-spinner --summary 2>&1 | tee "$log/expecto.txt"
 expecto_rc=${PIPESTATUS[0]}
 
-# The mutation check proves the properties can fail (--set ci: 13 core mutants (two in the fused kernel) that together are caught by
+# The mutation check proves the properties can fail (--set ci: 12 core mutants (one in the fused kernel) that together are caught by
 # every listed core property, and one mutant of each member of the asymmetric family; all core mutants:
 # --set core -> tests/mutation/RESULTS.md, the whole family: --set family -> RESULTS-family.md).
 # SKIP_MUTATION=1 skips it locally.

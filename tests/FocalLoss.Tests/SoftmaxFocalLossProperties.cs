@@ -10,7 +10,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace FocalLoss.Tests;
 
 /// <summary>Invariants of the multi-class focal loss.</summary>
-public class SoftmaxFocalLossProperties
+public abstract class SoftmaxFocalLossProperties(FocalKernel kernel) : OnKernel(kernel)
 {
     private const int Many = 150;
 
@@ -119,3 +119,9 @@ public class SoftmaxFocalLossProperties
         }
     }
 }
+
+/// <summary>SoftmaxFocalLossProperties with the sigmoid form on the composite of libtorch operations.</summary>
+public sealed class SoftmaxFocalLossPropertiesComposite() : SoftmaxFocalLossProperties(FocalKernel.Composite);
+
+/// <summary>SoftmaxFocalLossProperties with the sigmoid form on the fused CPU kernel.</summary>
+public sealed class SoftmaxFocalLossPropertiesFused() : SoftmaxFocalLossProperties(FocalKernel.Fused);

@@ -68,8 +68,6 @@ let mutants = [
     "t = t * C<T>(1 - p.LabelSmoothing) + C<T>(p.LabelSmoothing / 2);", "t = t * C<T>(1);", Properties
     "fused-mean-as-sum", "fused kernel: Mean not divided by the count", fused,
     "if (p.Reduction == Reduction.Mean) total /= n;", "if (p.Reduction == Reduction.Mean) total /= 1;", Properties
-    "fused-thread-order", "fused kernel: chunk sums added in completion order (thread-dependent rounding)", fused,
-    "            sums[chunk] = sum;", "            lock (sums) { sums[0] += sum; }", Xunit "FusedKernelTests"
     // The loss itself, against the xUnit properties.
     "inner-bce-reduced", "reduction passed into the inner cross-entropy (mean(CE) * mean(weight))", functional,
     "ce_loss = -F.logsigmoid(z);", "ce_loss = Reduce(-F.logsigmoid(z), reduction);", Properties
@@ -155,7 +153,7 @@ let familyMutants =
 let ciCore = [
     "targets-misaligned"; "factor-inverted"; "alpha-both-classes"; "mean-wrong-count"; "factor-detached"
     "step-before-finite-check"; "softmax-alpha-dropped"; "run-id-ignores-inputs"; "labels-rounded"
-    "verdict-ignores-significance"; "significant-unadjusted"; "fused-alpha-dropped"; "fused-thread-order" ]
+    "verdict-ignores-significance"; "significant-unadjusted"; "fused-alpha-dropped" ]
 
 /// One mutant of each member of the family and of its F# configuration: the family's share of test.sh's run.
 let familySample = [
