@@ -166,6 +166,36 @@ public class FusedKernelTests
             Assert.True(Tol.Close(fused[i], composite[i], 1e-12, 1e-15), $"[{i}] fused {fused[i]:R}, composite {composite[i]:R}");
     }
 
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    [InlineData(1.0)]
+    [InlineData(2.0)]
+    [InlineData(2.5)]
+    public void the_probability_form_matches_the_composite_including_its_infinities_and_nans(double gamma)
+    {
+        // The seed's formula is unsafe on purpose: p_t = 0 gives +inf, and for 0 < gamma < 1 the gradient is NaN where
+        // p_t = 1. The fused kernel must reproduce that pattern exactly, and the finite values to float64 rounding.
+        var ps = new[] { 0.0, 1.0, 0.0, 1.0, 1e-300, 0.25, 0.5, 0.75, 1 - 1e-16, 0.999, 0.001 };
+        var ts = new[] { 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.3, 1.0, 0.0, 1.0 };
+        (double[] Loss, double[] Grad) Run(FocalKernel kernel)
+        {
+            using var _ = Functional.UseKernel(kernel);
+            return Eval.WithGrad((p, t) => Functional.focal_loss_from_probabilities(p, t, 0.25, gamma, Reduction.None), ps, ts);
+        }
+        var composite = Run(FocalKernel.Composite);
+        var fused = Run(FocalKernel.Fused);
+        Assert.Contains(composite.Loss, double.IsPositiveInfinity);
+        for (var i = 0; i < ps.Length; i++)
+        {
+            foreach (var (f, c, what) in new[] { (fused.Loss[i], composite.Loss[i], "loss"), (fused.Grad[i], composite.Grad[i], "grad") })
+            {
+                if (!double.IsFinite(c)) Assert.True(f.Equals(c), $"[{i}] {what}: fused {f}, composite {c}");
+                else Assert.True(Tol.Close(f, c, 1e-12, 1e-300), $"[{i}] {what}: fused {f:R}, composite {c:R}");
+            }
+        }
+    }
+
     [Fact]
     public void the_kernel_setting_is_checked_and_scopes_restore_the_previous_choice()
     {

@@ -103,6 +103,14 @@ public static partial class Functional
     {
         TorchRuntime.EnsureLoaded();
         CheckBinary(probabilities, nameof(probabilities), targets, alpha, gamma, reduction);
+        if (SigmoidFocalPath(probabilities, targets) == FocalKernel.Fused)
+        {
+            // The same formula in one pass each way; both inputs are range-checked inside the forward pass.
+            var parameters = new FocalParameters(alpha ?? double.NaN, gamma, 0, reduction, OnProbabilities: true);
+            return probabilities.requires_grad && is_grad_enabled()
+                ? FusedSigmoidFocalFunction.apply(probabilities, targets, parameters)
+                : FusedSigmoidFocal.Forward(probabilities, targets, parameters, Guard.CheckTensorValues);
+        }
         Guard.InUnitInterval(targets, nameof(targets));
         Guard.InUnitInterval(probabilities, nameof(probabilities));
         using var scope = NewDisposeScope();

@@ -108,7 +108,7 @@ public static partial class Functional
 }
 
 /// <summary>Hyper-parameters of one fused call (alpha: NaN when off).</summary>
-internal readonly record struct FocalParameters(double Alpha, double Gamma, double LabelSmoothing, Reduction Reduction)
+internal readonly record struct FocalParameters(double Alpha, double Gamma, double LabelSmoothing, Reduction Reduction, bool OnProbabilities = false)
 {
     public bool HasAlpha => !double.IsNaN(Alpha);
 }
@@ -155,17 +155,25 @@ internal static unsafe class FusedSigmoidFocal
 
     /// <summary>Forward: the reduced loss (0-dim) or the per-element loss (the inputs' shape).</summary>
     public static Tensor Forward(Tensor inputs, Tensor targets, FocalParameters p, bool checkTargets) =>
-        inputs.dtype == ScalarType.Float32
-            ? Forward<float>(inputs, targets, p, checkTargets)
-            : Forward<double>(inputs, targets, p, checkTargets);
+        (inputs.dtype == ScalarType.Float32, p.OnProbabilities) switch
+        {
+            (true, false) => Forward<float, OnLogits>(inputs, targets, p, checkTargets),
+            (false, false) => Forward<double, OnLogits>(inputs, targets, p, checkTargets),
+            (true, true) => Forward<float, OnProbabilities>(inputs, targets, p, checkTargets),
+            (false, true) => Forward<double, OnProbabilities>(inputs, targets, p, checkTargets),
+        };
 
     /// <summary>Backward: dL/dinputs times the incoming gradient (a scalar for Mean and Sum, per element for None).</summary>
     public static Tensor Backward(Tensor inputs, Tensor targets, Tensor gradOutput, FocalParameters p) =>
-        inputs.dtype == ScalarType.Float32
-            ? Backward<float>(inputs, targets, gradOutput, p)
-            : Backward<double>(inputs, targets, gradOutput, p);
+        (inputs.dtype == ScalarType.Float32, p.OnProbabilities) switch
+        {
+            (true, false) => Backward<float, OnLogits>(inputs, targets, gradOutput, p),
+            (false, false) => Backward<double, OnLogits>(inputs, targets, gradOutput, p),
+            (true, true) => Backward<float, OnProbabilities>(inputs, targets, gradOutput, p),
+            (false, true) => Backward<double, OnProbabilities>(inputs, targets, gradOutput, p),
+        };
 
-    private static Tensor Forward<T>(Tensor inputs, Tensor targets, FocalParameters p, bool checkTargets) where T : unmanaged
+    private static Tensor Forward<T, TOp>(Tensor inputs, Tensor targets, FocalParameters p, bool checkTargets) where T : unmanaged where TOp : IFocalElement
     {
         long n = inputs.numel();
         var x = (T*)Data(inputs);
@@ -174,24 +182,24 @@ internal static unsafe class FusedSigmoidFocal
         {
             var output = empty_like(inputs);
             var o = (T*)Data(output);
-            if (Run(n, chunk => ForwardChunk(x, t, o, chunk, n, p, checkTargets, out _))) FailTargets(targets, output);
+            if (Run(n, chunk => ForwardChunk<T, TOp>(x, t, o, chunk, n, p, checkTargets, out _))) FailTargets(inputs, targets, p, output);
             return output;
         }
         var sums = new double[ChunkCount(n)];
         var anyBad = Run(n, chunk =>
         {
-            var bad = ForwardChunk<T>(x, t, null, chunk, n, p, checkTargets, out var sum);
+            var bad = ForwardChunk<T, TOp>(x, t, null, chunk, n, p, checkTargets, out var sum);
             sums[chunk] = sum;
             return bad;
         });
-        if (anyBad) FailTargets(targets, null);
+        if (anyBad) FailTargets(inputs, targets, p, null);
         double total = 0;
         foreach (var s in sums) total += s;
         if (p.Reduction == Reduction.Mean) total /= n; // n = 0: 0 / 0 = NaN, as torch's mean of nothing
         return tensor(total, dtype: inputs.dtype);
     }
 
-    private static Tensor Backward<T>(Tensor inputs, Tensor targets, Tensor gradOutput, FocalParameters p) where T : unmanaged
+    private static Tensor Backward<T, TOp>(Tensor inputs, Tensor targets, Tensor gradOutput, FocalParameters p) where T : unmanaged where TOp : IFocalElement
     {
         long n = inputs.numel();
         var grad = empty_like(inputs);
@@ -209,7 +217,7 @@ internal static unsafe class FusedSigmoidFocal
             if (p.Reduction == Reduction.Mean) scale /= n;
         }
         var go = perElement is null ? null : (T*)Data(perElement);
-        Run(n, chunk => { BackwardChunk(x, t, go, g, chunk, n, p, scale); return false; });
+        Run(n, chunk => { BackwardChunk<T, TOp>(x, t, go, g, chunk, n, p, scale); return false; });
         if (perElement is not null && !ReferenceEquals(perElement, gradOutput)) perElement.Dispose();
         return grad;
     }
@@ -235,10 +243,11 @@ internal static unsafe class FusedSigmoidFocal
         return any != 0;
     }
 
-    private static void FailTargets(Tensor targets, Tensor? output)
+    private static void FailTargets(Tensor inputs, Tensor targets, FocalParameters p, Tensor? output)
     {
         output?.Dispose();
         Guard.InUnitInterval(targets, "targets");
+        if (p.OnProbabilities) Guard.InUnitInterval(inputs, "probabilities");
         throw new ArgumentException("targets must be in [0, 1]", "targets"); // not reached: the guard names the values
     }
 
@@ -364,7 +373,7 @@ internal static unsafe class FusedSigmoidFocal
         C<T>(p.Alpha) * s.T + C<T>(1 - p.Alpha) * s.OneMinusT;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> Loss<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p, ref Vector256<T> bad) where T : unmanaged
+    internal static Vector256<T> LogitsLoss<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p, ref Vector256<T> bad) where T : unmanaged
     {
         // Targets outside [0, 1] (NaN included) are flagged: !(t >= 0 && t <= 1).
         bad |= ~(Vector256.GreaterThanOrEqual(t, Vector256<T>.Zero) & Vector256.LessThanOrEqual(t, Vector256<T>.One));
@@ -374,7 +383,7 @@ internal static unsafe class FusedSigmoidFocal
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> Gradient<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p) where T : unmanaged
+    internal static Vector256<T> LogitsGradient<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p) where T : unmanaged
     {
         var s = Compute(x, t, p);
         var pMinusT = s.OneMinusT * s.P - s.T * s.OneMinusP;
@@ -389,6 +398,46 @@ internal static unsafe class FusedSigmoidFocal
         }
         return p.HasAlpha ? AlphaT(s, p) * grad : grad;
     }
+
+    /// <summary>Flags lanes of <paramref name="v"/> outside [0, 1] (NaN included): !(v >= 0 &amp;&amp; v &lt;= 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> OutsideUnit<T>(Vector256<T> v) where T : unmanaged =>
+        ~(Vector256.GreaterThanOrEqual(v, Vector256<T>.Zero) & Vector256.LessThanOrEqual(v, Vector256<T>.One));
+
+    /// <summary>
+    /// The seed's probability form, as <see cref="Functional.focal_loss_from_probabilities"/> writes it:
+    /// <c>-alpha_t (1 - p_t)^gamma log p_t</c>, <c>p_t = p t + (1 - p)(1 - t)</c>, nothing clamped (p_t = 0 gives +inf).
+    /// </summary>
+    internal static Vector256<T> ProbabilitiesLoss<T>(Vector256<T> p, Vector256<T> t, in FocalParameters h, ref Vector256<T> bad) where T : unmanaged
+    {
+        bad |= OutsideUnit(t) | OutsideUnit(p);
+        var one = Vector256<T>.One;
+        var pt = p * t + (one - p) * (one - t);
+        var loss = -Power(one - pt, h.Gamma) * Log(pt);
+        return h.HasAlpha ? (C<T>(h.Alpha) * t + C<T>(1 - h.Alpha) * (one - t)) * loss : loss;
+    }
+
+    /// <summary>
+    /// d/dp of <see cref="ProbabilitiesLoss"/>: <c>alpha_t (t - (1 - t)) (gamma q^(gamma - 1) log p_t - q^gamma / p_t)</c> with
+    /// <c>q = 1 - p_t</c>; like torch's <c>pow</c> backward, the first term is 0 for gamma = 0 and NaN where q = 0 and gamma &lt; 1.
+    /// </summary>
+    internal static Vector256<T> ProbabilitiesGradient<T>(Vector256<T> p, Vector256<T> t, in FocalParameters h) where T : unmanaged
+    {
+        var one = Vector256<T>.One;
+        var pt = p * t + (one - p) * (one - t);
+        var q = one - pt;
+        var d = -Power(q, h.Gamma) / pt;
+        if (h.Gamma != 0) d += C<T>(h.Gamma) * Power(q, h.Gamma - 1) * Log(pt);
+        if (h.HasAlpha) d *= C<T>(h.Alpha) * t + C<T>(1 - h.Alpha) * (one - t);
+        // Through p_t = p t + (1 - p)(1 - t) term by term, as autograd does: an infinite d at p_t = 0 meets the
+        // zero weight of the other term and gives NaN there, as the composite's gradient is.
+        return d * t - d * (one - t);
+    }
+
+    /// <summary><c>q^gamma</c> as torch's <c>pow</c> gives it: 1 for gamma 0, products for gamma 1 and 2, else exp(gamma log q).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Power<T>(Vector256<T> q, double gamma) where T : unmanaged =>
+        gamma == 0 ? Vector256<T>.One : gamma == 1 ? q : gamma == 2 ? q * q : Exp(C<T>(gamma) * Log(q));
 
     /// <summary>Adds a loss vector to float64 accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -405,7 +454,7 @@ internal static unsafe class FusedSigmoidFocal
 
     // Optimised at first call: a kernel must not spend its first calls in tier-0 code.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool ForwardChunk<T>(T* x, T* t, T* output, int chunk, long n, FocalParameters p, bool checkTargets, out double sum) where T : unmanaged
+    private static bool ForwardChunk<T, TOp>(T* x, T* t, T* output, int chunk, long n, FocalParameters p, bool checkTargets, out double sum) where T : unmanaged where TOp : IFocalElement
     {
         long start = (long)chunk * ChunkElements;
         long end = Math.Min(n, start + ChunkElements);
@@ -415,14 +464,14 @@ internal static unsafe class FusedSigmoidFocal
         long i = start;
         for (; i + width <= end; i += width)
         {
-            var loss = Loss(Vector256.Load(x + i), Vector256.Load(t + i), p, ref bad);
+            var loss = TOp.Loss(Vector256.Load(x + i), Vector256.Load(t + i), p, ref bad);
             if (output != null) loss.Store(output + i);
             else Accumulate(ref acc0, ref acc1, loss);
         }
         if (i < end)
         {
             int count = (int)(end - i);
-            var loss = Loss(LoadTail(x, i, count), LoadTail(t, i, count), p, ref bad);
+            var loss = TOp.Loss(LoadTail(x, i, count), LoadTail(t, i, count), p, ref bad);
             if (output != null) StoreTail(output, i, count, loss);
             else
             {
@@ -438,7 +487,7 @@ internal static unsafe class FusedSigmoidFocal
 
     // Optimised at first call: a kernel must not spend its first calls in tier-0 code.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardChunk<T>(T* x, T* t, T* gradOutput, T* grad, int chunk, long n, FocalParameters p, double scale) where T : unmanaged
+    private static void BackwardChunk<T, TOp>(T* x, T* t, T* gradOutput, T* grad, int chunk, long n, FocalParameters p, double scale) where T : unmanaged where TOp : IFocalElement
     {
         long start = (long)chunk * ChunkElements;
         long end = Math.Min(n, start + ChunkElements);
@@ -447,18 +496,45 @@ internal static unsafe class FusedSigmoidFocal
         long i = start;
         for (; i + width <= end; i += width)
         {
-            var g = Gradient(Vector256.Load(x + i), Vector256.Load(t + i), p);
+            var g = TOp.Gradient(Vector256.Load(x + i), Vector256.Load(t + i), p);
             g = gradOutput != null ? g * Vector256.Load(gradOutput + i) : g * factor;
             g.Store(grad + i);
         }
         if (i < end)
         {
             int count = (int)(end - i);
-            var g = Gradient(LoadTail(x, i, count), LoadTail(t, i, count), p);
+            var g = TOp.Gradient(LoadTail(x, i, count), LoadTail(t, i, count), p);
             g = gradOutput != null ? g * LoadTail(gradOutput, i, count) : g * factor;
             StoreTail(grad, i, count, g);
         }
     }
+}
+
+/// <summary>One element-wise form of the binary focal family for the fused kernel's loops (specialised per struct).</summary>
+internal interface IFocalElement
+{
+    static abstract Vector256<T> Loss<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p, ref Vector256<T> bad) where T : unmanaged;
+    static abstract Vector256<T> Gradient<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p) where T : unmanaged;
+}
+
+/// <summary><see cref="Functional.sigmoid_focal_loss"/>: logits in, targets flagged outside [0, 1].</summary>
+internal readonly struct OnLogits : IFocalElement
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Loss<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p, ref Vector256<T> bad) where T : unmanaged => FusedSigmoidFocal.LogitsLoss(x, t, p, ref bad);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Gradient<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p) where T : unmanaged => FusedSigmoidFocal.LogitsGradient(x, t, p);
+}
+
+/// <summary><see cref="Functional.focal_loss_from_probabilities"/>: probabilities in, both inputs flagged outside [0, 1].</summary>
+internal readonly struct OnProbabilities : IFocalElement
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Loss<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p, ref Vector256<T> bad) where T : unmanaged => FusedSigmoidFocal.ProbabilitiesLoss(x, t, p, ref bad);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Gradient<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p) where T : unmanaged => FusedSigmoidFocal.ProbabilitiesGradient(x, t, p);
 }
 
 /// <summary>The autograd node of the fused kernel: saves the inputs (no intermediates) and recomputes in backward.</summary>
@@ -489,7 +565,9 @@ internal sealed class FusedSigmoidFocalFunction : autograd.SingleTensorFunction<
             using var scope = NewDisposeScope();
             Tensor loss;
             using (Functional.UseKernel(FocalKernel.Composite))
-                loss = Functional.sigmoid_focal_loss(inputs, targets, p.HasAlpha ? p.Alpha : null, p.Gamma, p.LabelSmoothing, p.Reduction);
+                loss = p.OnProbabilities
+                    ? Functional.focal_loss_from_probabilities(inputs, targets, p.HasAlpha ? p.Alpha : null, p.Gamma, p.Reduction)
+                    : Functional.sigmoid_focal_loss(inputs, targets, p.HasAlpha ? p.Alpha : null, p.Gamma, p.LabelSmoothing, p.Reduction);
             var result = autograd.grad([loss], [inputs], [grad_output], retain_graph: true, create_graph: true)[0].MoveToOuterDisposeScope();
             return [result, null!, null!];
         }
