@@ -59,5 +59,31 @@ def main():
                                   "torch": torch.__version__, "torchvision": torchvision.__version__}), flush=True)
 
 
+def peak_mib(n):
+    """Peak extra resident memory of one forward+backward of torchvision's loss at N (2 threads), as the C# bench measures it."""
+    def status(field):
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith(field + ":"))
+    torch.set_num_threads(2)
+    torch.manual_seed(1)
+    x = (torch.randn(n) * 4).requires_grad_(True)
+    t = (torch.rand(n) < 0.3).float()
+    def once():
+        x.grad = None
+        value = torchvision.ops.sigmoid_focal_loss(x, t, 0.25, 2.0, "mean")
+        value.backward()
+        value.item()
+        x.grad = None
+    once()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = status("VmRSS")
+    once()
+    return (status("VmHWM") - before) / 1024
+
+
 if __name__ == "__main__":
+    # Peak memory first, before the timings leave freed blocks in the heap; not under retained-memory tunables.
+    if "GLIBC_TUNABLES" not in __import__("os").environ:
+        print(json.dumps({"peak_mib": peak_mib(max(int(v) for v in sys.argv[1].split(",")))}), flush=True)
     main()

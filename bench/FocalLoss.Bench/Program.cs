@@ -23,11 +23,17 @@ var threads = options.Threads.ToArray();
 var minSeconds = options.MinSeconds;
 var pytorch = new Dictionary<(long, int, bool), (double Torchvision, double Bce)>();
 string pytorchVersion = "(not run)";
+double? pytorchPeak = null;
 if (options.PyTorch is { } pytorchFile)
     foreach (var line in File.ReadLines(pytorchFile.Value).Where(l => l.TrimStart().StartsWith('{')))
     {
         using var row = JsonDocument.Parse(line);
         var r = row.RootElement;
+        if (r.TryGetProperty("peak_mib", out var peak))
+        {
+            pytorchPeak = peak.GetDouble();
+            continue;
+        }
         pytorch[(r.GetProperty("n").GetInt64(), r.GetProperty("threads").GetInt32(), r.GetProperty("backward").GetBoolean())] =
             (r.GetProperty("torchvision_ms").GetDouble(), r.GetProperty("bce_ms").GetDouble());
         pytorchVersion = $"PyTorch {r.GetProperty("torch").GetString()}, torchvision {r.GetProperty("torchvision").GetString()}";
@@ -56,6 +62,59 @@ using (var scope = NewDisposeScope())
             return 1;
         }
     }
+}
+
+// Peak extra resident memory of one forward+backward at the largest N (2 threads), measured first, before the timings
+// leave freed blocks in the heap: the high-water mark above the inputs, read from /proc/self/status (VmHWM) after
+// resetting it (/proc/self/clear_refs), each variant once. Only with glibc's default allocator.
+var peakN = sizes.Max();
+var retaining = Environment.GetEnvironmentVariable("FOCAL_RETAIN_FREED_MEMORY") is "1" or "true" || Environment.GetEnvironmentVariable("GLIBC_TUNABLES") is not null;
+if (retaining)
+    Console.WriteLine("\nPeak memory: not measured in this run (freed memory is retained, so a peak does not show in the resident size); see the default-allocator run.");
+else if (OperatingSystem.IsLinux() && File.Exists("/proc/self/clear_refs"))
+{
+    torch.set_num_threads(Math.Min(2, threads.Max()));
+    manual_seed(1);
+    using var px = (randn(peakN) * 4).requires_grad_(true);
+    using var pt = (rand(peakN) < 0.3).to_type(ScalarType.Float32);
+    double PeakMiB(Action act)
+    {
+        px.grad = null;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        File.WriteAllText("/proc/self/clear_refs", "5");
+        var before = StatusKiB("VmRSS");
+        act();
+        var peak = StatusKiB("VmHWM");
+        px.grad = null;
+        return (peak - before) / 1024.0;
+    }
+    void Once(Func<Tensor> loss)
+    {
+        using var scope = NewDisposeScope();
+        var value = loss();
+        value.backward();
+        value.item<float>();
+    }
+    var rows = new (string Name, Action Run)[]
+    {
+        ("fused", () => { using (Functional.UseKernel(FocalKernel.Fused)) Once(() => Functional.sigmoid_focal_loss(px, pt)); }),
+        ("composite", () => { using (Functional.UseKernel(FocalKernel.Composite)) Once(() => Functional.sigmoid_focal_loss(px, pt)); }),
+        ("TorchSharp torchvision port", () => Once(() => torchvision.ops.sigmoid_focal_loss(px, pt, 0.25, 2.0, nn.Reduction.Mean))),
+    };
+    foreach (var (_, run) in rows) run(); // warm-up: first-call allocations are not the kernel's
+    Console.WriteLine();
+    Console.WriteLine($"Peak extra resident memory of one forward+backward at N = {peakN:0.#e+0} (inputs {2 * peakN * 4 / 1048576.0:F1} MiB, gradient {peakN * 4 / 1048576.0:F1} MiB):");
+    Console.WriteLine();
+    Console.WriteLine("| implementation | peak extra MiB | in gradients' sizes |");
+    Console.WriteLine("|---|---:|---:|");
+    foreach (var (name, run) in rows)
+    {
+        var mib = PeakMiB(run);
+        Console.WriteLine($"| {name} | {mib:F1} | {mib / (peakN * 4 / 1048576.0):F2} |");
+    }
+    if (pytorchPeak is { } py)
+        Console.WriteLine($"| PyTorch torchvision (its own process) | {py:F1} | {py / (peakN * 4 / 1048576.0):F2} |");
 }
 
 Console.WriteLine();
@@ -99,7 +158,11 @@ foreach (var threadCount in threads)
         Console.WriteLine($"| {n:0.#e+0} | {threadCount} | {(backward ? "fwd+bwd" : "fwd")} | {Ms(tv)} | {Ms(bce)} | {m[0]:F3} | {m[1]:F3} | **{m[2]:F3}** | {m[3]:F3} | {Ratio(m[2], tv)} | {Ratio(m[2], m[1])} | {Ratio(m[2], bce)} | {Ratio(m[2], m[3])} |");
     }
 }
+
 return 0;
+
+static long StatusKiB(string field) =>
+    long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
 
 static void Step(Func<Tensor> loss, Tensor x, bool backward)
 {
