@@ -196,6 +196,38 @@ public class FusedKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(FocalKernel.Composite)]
+    [InlineData(FocalKernel.Fused)]
+    public void nan_logits_give_nan_loss_and_gradient_in_float32(FocalKernel kernel)
+    {
+        // A diverged model must not look finite: the float32 polynomials clamp with min/max, which swallow NaN.
+        using var _ = Functional.UseKernel(kernel);
+        foreach (var gamma in new[] { 0.0, 0.3, 2.0 })
+        {
+            var (loss, grad) = Eval.WithGrad((x, t) => Functional.sigmoid_focal_loss(x, t, 0.25, gamma, reduction: Reduction.None),
+                [double.NaN, double.NaN, 1.0], [0.0, 1.0, 0.5], ScalarType.Float32);
+            Assert.True(double.IsNaN(loss[0]) && double.IsNaN(loss[1]) && double.IsNaN(grad[0]) && double.IsNaN(grad[1]), $"gamma {gamma}: loss [{string.Join(", ", loss)}], grad [{string.Join(", ", grad)}]");
+            Assert.True(double.IsFinite(loss[2]) && double.IsFinite(grad[2]));
+        }
+    }
+
+    [Fact]
+    public void an_input_modified_in_place_after_the_forward_makes_backward_throw_not_crash()
+    {
+        // The fused node saves its inputs, so libtorch's version check refuses the stale logits; the refusal must reach
+        // the caller as an exception, not abort the process from inside the engine's callback. (The composite saves
+        // intermediates instead and is unaffected by this edit.)
+        using var _ = Functional.UseKernel(FocalKernel.Fused);
+        using var scope = NewDisposeScope();
+        var leaf = randn(37).requires_grad_(true);
+        var x = leaf * 1.0;
+        var t = rand(37).gt(0.5).to_type(ScalarType.Float32);
+        var loss = Functional.sigmoid_focal_loss(x, t);
+        using (no_grad()) x.add_(1.0);
+        Assert.ThrowsAny<Exception>(() => loss.backward());
+    }
+
     [Fact]
     public void the_kernel_setting_is_checked_and_scopes_restore_the_previous_choice()
     {

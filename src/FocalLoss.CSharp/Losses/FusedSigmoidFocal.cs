@@ -379,8 +379,13 @@ internal static unsafe class FusedSigmoidFocal
         bad |= ~(Vector256.GreaterThanOrEqual(t, Vector256<T>.Zero) & Vector256.LessThanOrEqual(t, Vector256<T>.One));
         var s = Compute(x, t, p);
         var loss = s.Mod * s.Ce;
-        return p.HasAlpha ? AlphaT(s, p) * loss : loss;
+        return KeepNaN(x, p.HasAlpha ? AlphaT(s, p) * loss : loss);
     }
+
+    /// <summary>NaN where the logit is NaN: the float32 polynomials clamp their argument with min/max, which would turn NaN into a number.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> KeepNaN<T>(Vector256<T> x, Vector256<T> value) where T : unmanaged =>
+        Vector256.ConditionalSelect(Vector256.Equals(x, x), value, x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<T> LogitsGradient<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p) where T : unmanaged
@@ -396,7 +401,7 @@ internal static unsafe class FusedSigmoidFocal
             var sign = Vector256<T>.One - s.T - s.T; // 1 - 2t
             grad = s.Mod * (C<T>(p.Gamma) * sign * s.Ce * ratio + pMinusT);
         }
-        return p.HasAlpha ? AlphaT(s, p) * grad : grad;
+        return KeepNaN(x, p.HasAlpha ? AlphaT(s, p) * grad : grad);
     }
 
     /// <summary>Flags lanes of <paramref name="v"/> outside [0, 1] (NaN included): !(v >= 0 &amp;&amp; v &lt;= 1).</summary>
@@ -553,6 +558,22 @@ internal sealed class FusedSigmoidFocalFunction : autograd.SingleTensorFunction<
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
+    {
+        // This runs inside libtorch's engine, called back from native code: an exception leaving it would abort the
+        // process. A failure (e.g. an input modified in place after the forward) is reported on stderr and handed to
+        // the engine as an empty gradient, which it refuses with an error the caller of backward() can catch.
+        try
+        {
+            return Backward(ctx, grad_output);
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"{Name} backward failed: {e.Message}");
+            return [empty(0, dtype: grad_output.dtype), null!, null!];
+        }
+    }
+
+    private List<Tensor> Backward(autograd.AutogradContext ctx, Tensor grad_output)
     {
         var saved = ctx.get_saved_variables();
         var inputs = saved[0];
