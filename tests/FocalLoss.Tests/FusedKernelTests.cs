@@ -142,6 +142,10 @@ public class FusedKernelTests
         {
             var e = Assert.Throws<ArgumentException>(() => Functional.sigmoid_focal_loss(x.t(), t.t()));
             Assert.Contains("Functional.Kernel is Fused, but inputs are not contiguous", e.Message);
+            Assert.Equal("inputs", e.ParamName);
+            var onTargets = Assert.Throws<ArgumentException>(() => Functional.sigmoid_focal_loss(x, t.clone().requires_grad_(true)));
+            Assert.Contains("targets require a gradient", onTargets.Message);
+            Assert.Equal("targets", onTargets.ParamName);
         }
     }
 

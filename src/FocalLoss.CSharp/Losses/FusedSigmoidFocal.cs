@@ -99,7 +99,8 @@ public static partial class Functional
             case FocalKernel.Fused:
                 var why = FusedIneligibility(inputs, targets);
                 if (why is not null)
-                    throw new ArgumentException($"Functional.Kernel is Fused, but {why}; use FocalKernel.Auto to fall back to the composite", nameof(inputs));
+                    throw new ArgumentException($"Functional.Kernel is Fused, but {why}; use FocalKernel.Auto to fall back to the composite",
+                        why.StartsWith("targets", StringComparison.Ordinal) ? nameof(targets) : nameof(inputs));
                 return FocalKernel.Fused;
             default:
                 return FusedIneligibility(inputs, targets) is null ? FocalKernel.Fused : FocalKernel.Composite;
