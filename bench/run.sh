@@ -4,7 +4,7 @@
 # freed blocks to the kernel by default, so every new large tensor is page-faulted in again), each time with
 # PyTorch's rows (bench/focal_pytorch.py, Debian's python3-torch, installed here when missing) timed in the same
 # invocation under the same allocator setting; then the seed-loop benchmark.
-# Writes bench/results/sigmoid-focal-loss-{default,retained}.md and seed-loop.md. Extra arguments go to the loss bench
+# Writes bench/results/sigmoid-focal-loss-{default,retained}.md, seed-loop.md and kernel-bdn.md. Extra arguments go to the loss bench
 # (--sizes and --threads also reach the PyTorch script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,3 +34,7 @@ GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1099511627776
 FOCAL_RETAIN_FREED_MEMORY=1 \
   dotnet run -c Release --no-build --project bench/FocalLoss.Bench -- --pytorch "$rows" "$@" | tee bench/results/sigmoid-focal-loss-retained.md
 dotnet run -c Release --no-build --project bench/FocalLoss.Bench -- seed-loop | tee bench/results/seed-loop.md
+# BenchmarkDotNet micro-benchmarks of the kernel (fused / composite ratios, in-process, ShortRun); the summary table only
+dotnet run -c Release --no-build --project bench/FocalLoss.Bench -- kernel > "$rows" 2>&1
+{ echo "# BenchmarkDotNet: fused sigmoid focal loss kernel against the composite (forward+backward, float32, 1 thread)"; echo; echo '```';
+  sed -n '/^BenchmarkDotNet v/,/^\/\/ \* Legends \*/p' "$rows" | grep -v '^// \*'; echo '```'; } | tee bench/results/kernel-bdn.md

@@ -18,6 +18,8 @@ CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var options = Analysis.Cli.bench(args);   // Argu: typed options, --help, errors listing the valid ones
 if (options.SeedLoopRepeats is { } repeats)
     return SeedLoopBench.Run(repeats.Value);
+if (options.Kernel)
+    return KernelBenchmarks.Run();
 var sizes = options.Sizes.ToArray();
 var threads = options.Threads.ToArray();
 var minSeconds = options.MinSeconds;

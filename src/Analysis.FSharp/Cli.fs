@@ -246,9 +246,11 @@ type BenchArgs =
     | [<Unique>] Threads of csv: string
     | [<Unique>] Min_Seconds of float
     | [<Unique>] Pytorch of json: string
+    | [<CliPrefix(CliPrefix.None)>] Kernel
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Kernel -> "run the BenchmarkDotNet micro-benchmarks of the fused kernel against the composite instead"
             | Pytorch _ -> "PyTorch's timings of the same rows (JSON lines written by bench/focal_pytorch.py) to print beside them"
             | Seed_Loop _ -> "time the seed experiment's training loop against PyTorch eager instead"
             | Sizes _ -> "comma-separated element counts (default 10000,100000,1000000,10000000)"
@@ -256,7 +258,7 @@ type BenchArgs =
             | Min_Seconds _ -> "least time per measurement in seconds (> 0; default 1)"
 
 /// The loss benchmark's settings; SeedLoopRepeats is Some when `seed-loop` was asked for.
-type Bench = { Sizes: int64 list; Threads: int list; MinSeconds: float; SeedLoopRepeats: int option; PyTorch: string option }
+type Bench = { Sizes: int64 list; Threads: int list; MinSeconds: float; SeedLoopRepeats: int option; PyTorch: string option; Kernel: bool }
 
 let private positiveList<'T when 'T: comparison> (name: string) (parse: string -> 'T option) (zero: 'T) (csv: string) =
     let parts = csv.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries) |> List.ofArray
@@ -276,7 +278,8 @@ let readBench (r: ParseResults<BenchArgs>) =
       SeedLoopRepeats = r.TryGetResult BenchArgs.Seed_Loop |> Option.map (fun s -> atLeast "repeats" 1 (s.GetResult(SeedLoopArgs.Repeats, 3)))
       PyTorch =
         r.TryGetResult BenchArgs.Pytorch
-        |> Option.map (fun path -> if File.Exists path then path else invalidArg "pytorch" $"--pytorch must name an existing file, got '{path}'") }
+        |> Option.map (fun path -> if File.Exists path then path else invalidArg "pytorch" $"--pytorch must name an existing file, got '{path}'")
+      Kernel = r.Contains BenchArgs.Kernel }
 
 /// Parses the benchmark's options (or prints the error and exits).
 let bench (argv: string array) = parseOrExit<BenchArgs, Bench> "FocalLoss.Bench" argv readBench
