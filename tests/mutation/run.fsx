@@ -61,7 +61,7 @@ type Suite =
 let mutants = [
     // The fused CPU kernel (issue 11), against the same xUnit properties (their *Fused classes force it).
     "fused-alpha-dropped", "fused kernel: alpha_t not applied to the forward loss", fused,
-    "        return KeepNaN(x, p.HasAlpha ? AlphaT(s, p) * loss : loss);", "        return KeepNaN(x, loss);", Properties
+    "        return KeepNaN(x, p.HasAlpha ? AlphaT(s.T, p) * loss : loss);", "        return KeepNaN(x, loss);", Properties
     "fused-gamma-term-dropped", "fused kernel: gradient without the modulating factor's derivative", fused,
     "grad = s.Mod * (C<T>(p.Gamma) * sign * s.Ce * ratio + pMinusT);", "grad = s.Mod * pMinusT;", Properties
     "fused-smoothing-dropped", "fused kernel: label smoothing ignored", fused,

@@ -53,12 +53,7 @@ public static partial class Functional
         CheckBinary(inputs, nameof(inputs), targets, alpha, gamma, reduction);
         Guard.LabelSmoothing(labelSmoothing);
         if (SigmoidFocalPath(inputs, targets) == FocalKernel.Fused)
-        {
-            var parameters = new FocalParameters(alpha ?? double.NaN, gamma, labelSmoothing, reduction);
-            return inputs.requires_grad && is_grad_enabled()
-                ? FusedSigmoidFocalFunction.apply(inputs, targets, parameters)
-                : FusedSigmoidFocal.Forward(inputs, targets, parameters, Guard.CheckTensorValues);
-        }
+            return FusedSigmoidFocal.Apply(inputs, targets, new FocalParameters(alpha ?? double.NaN, gamma, labelSmoothing, reduction));
         var hardTargets = Guard.TargetsAreHard(targets, nameof(targets)) && labelSmoothing == 0;
         using var scope = NewDisposeScope();
         if (labelSmoothing != 0) targets = Smoothed(targets, labelSmoothing);
@@ -104,13 +99,8 @@ public static partial class Functional
         TorchRuntime.EnsureLoaded();
         CheckBinary(probabilities, nameof(probabilities), targets, alpha, gamma, reduction);
         if (SigmoidFocalPath(probabilities, targets) == FocalKernel.Fused)
-        {
             // The same formula in one pass each way; both inputs are range-checked inside the forward pass.
-            var parameters = new FocalParameters(alpha ?? double.NaN, gamma, 0, reduction, OnProbabilities: true);
-            return probabilities.requires_grad && is_grad_enabled()
-                ? FusedSigmoidFocalFunction.apply(probabilities, targets, parameters)
-                : FusedSigmoidFocal.Forward(probabilities, targets, parameters, Guard.CheckTensorValues);
-        }
+            return FusedSigmoidFocal.Apply(probabilities, targets, new FocalParameters(alpha ?? double.NaN, gamma, 0, reduction, OnProbabilities: true));
         Guard.InUnitInterval(targets, nameof(targets));
         Guard.InUnitInterval(probabilities, nameof(probabilities));
         using var scope = NewDisposeScope();

@@ -27,8 +27,8 @@ public static partial class Functional
     /// The process-wide choice of implementation for <see cref="sigmoid_focal_loss"/>: <see cref="FocalKernel.Auto"/>
     /// (default, or the environment variable <c>FOCAL_KERNEL</c> = <c>auto</c>, <c>composite</c> or <c>fused</c>).
     /// <see cref="UseKernel"/> overrides it for one flow of execution. Both implementations compute the same
-    /// function (same guards, same semantics); they differ in rounding only (the fused kernel works in float64
-    /// internally and sums in a fixed order).
+    /// function (same guards, same semantics); they differ in rounding only (the fused kernel works in the inputs'
+    /// precision, sums in float64 and in a fixed order).
     /// </summary>
     public static FocalKernel Kernel { get; set; } = KernelFromEnvironment();
 
@@ -120,7 +120,7 @@ internal readonly record struct FocalParameters(double Alpha, double Gamma, doub
 /// N-sized intermediates kept between them beyond the inputs.
 /// </summary>
 /// <remarks>
-/// <para>Per element, in float64 whatever the input dtype, with <c>e = exp(-|x|)</c>, <c>L = log1p(e)</c>,
+/// <para>Per element, in the inputs' precision (float32 in 8 lanes, float64 in 4), with <c>e = exp(-|x|)</c>, <c>L = log1p(e)</c>,
 /// <c>sp(x) = max(x, 0) + L = -log(1 - p)</c>, <c>sp(-x) = -log p</c>, <c>p = sigmoid(x)</c> and
 /// <c>1 - p = sigmoid(-x)</c> from <c>1 / (1 + e)</c> and <c>e / (1 + e)</c>:
 /// <c>CE = t sp(-x) + (1 - t) sp(x)</c> (a term whose weight is 0 is dropped, so +-inf logits give no 0 * inf),
@@ -128,7 +128,7 @@ internal readonly record struct FocalParameters(double Alpha, double Gamma, doub
 /// <c>FL = alpha_t m^gamma CE</c>, and
 /// <c>dFL/dx = alpha_t m^gamma (gamma (1 - 2t) CE p (1 - p) / m + p - t)</c>, where
 /// <c>p (1 - p) / m &lt;= 1</c>, so the gradient is finite at logits of +-100 for every gamma (also 0 &lt; gamma &lt; 1).
-/// <c>m^gamma</c> is <c>m</c>, <c>m * m</c> for gamma 1 and 2, else <c>exp(gamma log m)</c>.</para>
+/// <c>m^gamma</c> is <see cref="Power"/>. The same loops also run the seed's probability form (<see cref="OnProbabilities"/>).</para>
 /// <para>Work is split in fixed chunks of <see cref="ChunkElements"/> elements; each chunk sums its losses in
 /// float64 lanes, and the chunk sums are added in chunk order, so the result is bit-identical whatever the
 /// number of threads (<c>torch.get_num_threads()</c> of them work on it).</para>
@@ -153,6 +153,15 @@ internal static unsafe class FusedSigmoidFocal
     }
 
     private static void* Data(Tensor t) => (void*)DataFunction(t.Handle);
+
+    /// <summary>
+    /// The loss through the fused kernel: as an autograd node when a gradient will be asked for, else the forward
+    /// alone (no node to build). Value checks follow <see cref="Guard.CheckTensorValues"/>.
+    /// </summary>
+    public static Tensor Apply(Tensor inputs, Tensor targets, FocalParameters p) =>
+        inputs.requires_grad && is_grad_enabled()
+            ? FusedSigmoidFocalFunction.apply(inputs, targets, p)
+            : Forward(inputs, targets, p, Guard.CheckTensorValues);
 
     /// <summary>Forward: the reduced loss (0-dim) or the per-element loss (the inputs' shape).</summary>
     public static Tensor Forward(Tensor inputs, Tensor targets, FocalParameters p, bool checkTargets) =>
@@ -360,27 +369,21 @@ internal static unsafe class FusedSigmoidFocal
         var ce = Vector256.ConditionalSelect(Vector256.Equals(t, one), zero, omt * softplus)
                + Vector256.ConditionalSelect(Vector256.Equals(t, zero), zero, t * softplusNeg);
         var m = t * sigmoidNeg + omt * sigmoid;
-        Vector256<T> mod;
-        if (p.Gamma == 0) mod = one;
-        else if (p.Gamma == 1) mod = m;
-        else if (p.Gamma == 2) mod = m * m;
-        else if (p.Gamma == 3) mod = m * m * m;
-        else mod = Exp(C<T>(p.Gamma) * Log(m));
-        return new Terms<T> { T = t, OneMinusT = omt, Ce = ce, P = sigmoid, OneMinusP = sigmoidNeg, M = m, Mod = mod };
+        return new Terms<T> { T = t, OneMinusT = omt, Ce = ce, P = sigmoid, OneMinusP = sigmoidNeg, M = m, Mod = Power(m, p.Gamma) };
     }
 
+    /// <summary><c>alpha_t = alpha t + (1 - alpha)(1 - t)</c>, for the (smoothed) targets <paramref name="t"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> AlphaT<T>(in Terms<T> s, in FocalParameters p) where T : unmanaged =>
-        C<T>(p.Alpha) * s.T + C<T>(1 - p.Alpha) * s.OneMinusT;
+    private static Vector256<T> AlphaT<T>(Vector256<T> t, in FocalParameters p) where T : unmanaged =>
+        C<T>(p.Alpha) * t + C<T>(1 - p.Alpha) * (Vector256<T>.One - t);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<T> LogitsLoss<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p, ref Vector256<T> bad) where T : unmanaged
     {
-        // Targets outside [0, 1] (NaN included) are flagged: !(t >= 0 && t <= 1).
-        bad |= ~(Vector256.GreaterThanOrEqual(t, Vector256<T>.Zero) & Vector256.LessThanOrEqual(t, Vector256<T>.One));
+        bad |= OutsideUnit(t);
         var s = Compute(x, t, p);
         var loss = s.Mod * s.Ce;
-        return KeepNaN(x, p.HasAlpha ? AlphaT(s, p) * loss : loss);
+        return KeepNaN(x, p.HasAlpha ? AlphaT(s.T, p) * loss : loss);
     }
 
     /// <summary>NaN where the logit is NaN: the float32 polynomials clamp their argument with min/max, which would turn NaN into a number.</summary>
@@ -402,7 +405,7 @@ internal static unsafe class FusedSigmoidFocal
             var sign = Vector256<T>.One - s.T - s.T; // 1 - 2t
             grad = s.Mod * (C<T>(p.Gamma) * sign * s.Ce * ratio + pMinusT);
         }
-        return KeepNaN(x, p.HasAlpha ? AlphaT(s, p) * grad : grad);
+        return KeepNaN(x, p.HasAlpha ? AlphaT(s.T, p) * grad : grad);
     }
 
     /// <summary>Flags lanes of <paramref name="v"/> outside [0, 1] (NaN included): !(v >= 0 &amp;&amp; v &lt;= 1).</summary>
@@ -420,7 +423,7 @@ internal static unsafe class FusedSigmoidFocal
         var one = Vector256<T>.One;
         var pt = p * t + (one - p) * (one - t);
         var loss = -Power(one - pt, h.Gamma) * Log(pt);
-        return h.HasAlpha ? (C<T>(h.Alpha) * t + C<T>(1 - h.Alpha) * (one - t)) * loss : loss;
+        return h.HasAlpha ? AlphaT(t, h) * loss : loss;
     }
 
     /// <summary>
@@ -434,16 +437,17 @@ internal static unsafe class FusedSigmoidFocal
         var q = one - pt;
         var d = -Power(q, h.Gamma) / pt;
         if (h.Gamma != 0) d += C<T>(h.Gamma) * Power(q, h.Gamma - 1) * Log(pt);
-        if (h.HasAlpha) d *= C<T>(h.Alpha) * t + C<T>(1 - h.Alpha) * (one - t);
+        if (h.HasAlpha) d *= AlphaT(t, h);
         // Through p_t = p t + (1 - p)(1 - t) term by term, as autograd does: an infinite d at p_t = 0 meets the
         // zero weight of the other term and gives NaN there, as the composite's gradient is.
         return d * t - d * (one - t);
     }
 
-    /// <summary><c>q^gamma</c> as torch's <c>pow</c> gives it: 1 for gamma 0, products for gamma 1 and 2, else exp(gamma log q).</summary>
+    /// <summary><c>q^gamma</c>: 1 for gamma 0 (also at q = 0, as torch's <c>pow</c>), products for gamma 1, 2 and 3, else
+    /// <c>exp(gamma log q)</c> (0 at q = 0 for gamma &gt; 0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> Power<T>(Vector256<T> q, double gamma) where T : unmanaged =>
-        gamma == 0 ? Vector256<T>.One : gamma == 1 ? q : gamma == 2 ? q * q : Exp(C<T>(gamma) * Log(q));
+        gamma == 0 ? Vector256<T>.One : gamma == 1 ? q : gamma == 2 ? q * q : gamma == 3 ? q * q * q : Exp(C<T>(gamma) * Log(q));
 
     /// <summary>Adds a loss vector to float64 accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
