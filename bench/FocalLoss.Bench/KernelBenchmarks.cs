@@ -1,6 +1,7 @@
 // BenchmarkDotNet micro-benchmarks of the fused sigmoid focal loss kernel against the composite of libtorch operations
 // (the baseline, so BenchmarkDotNet's Ratio column is fused / composite), forward+backward, float32, 1 intra-op
-// thread, N = 16 (a seed-experiment batch), 1e4 and 1e6. In-process toolchain: the bench's own build is measured.
+// thread, N = 16 (a seed-experiment batch), 1e4 and 1e6; the fused kernel at this CPU's register width
+// (Functional.FusedVectorBits: 512 with AVX-512) and in 256-bit registers. In-process toolchain: the bench's own build is measured.
 // Usage: dotnet run -c Release --project bench/FocalLoss.Bench -- kernel   (bench/run.sh writes bench/results/kernel-bdn.md)
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
@@ -50,7 +51,7 @@ public class KernelBenchmarks
     {
         using var _ = Functional.UseKernel(kernel);
         using var scope = NewDisposeScope();
-        x.grad?.zero_();
+        x.grad = null;
         var loss = Functional.sigmoid_focal_loss(x, t);
         loss.backward();
         return loss.item<float>();
@@ -61,6 +62,14 @@ public class KernelBenchmarks
 
     [Benchmark(Description = "fused fwd+bwd")]
     public float Fused() => Step(FocalKernel.Fused);
+
+    /// <summary>The fused kernel in 256-bit registers (AVX2), as on a CPU without AVX-512.</summary>
+    [Benchmark(Description = "fused fwd+bwd, 256-bit")]
+    public float Fused256()
+    {
+        using var _ = Functional.UseFusedVectorBits(256);
+        return Step(FocalKernel.Fused);
+    }
 
     public static int Run()
     {

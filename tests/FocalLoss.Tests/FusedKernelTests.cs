@@ -245,4 +245,75 @@ public class FusedKernelTests
         }
         Assert.Equal(outer, Functional.CurrentKernel);
     }
+
+    [Fact]
+    public void registers_of_256_and_512_bits_give_bit_identical_elements_and_gradients_and_sums_within_rounding()
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        {
+            // This CPU has no accelerated 512-bit registers: every fused test above ran in 256-bit ones; 512 is refused.
+            Assert.Equal(256, Functional.FusedVectorBits);
+            Assert.Throws<ArgumentOutOfRangeException>(() => Functional.UseFusedVectorBits(512));
+            return;
+        }
+        // Three chunks and a ragged tail; both forms, both precisions, every gamma case, alpha on and off, smoothing.
+        var n = 3 * 16384 + 13;
+        using var _ = Functional.UseKernel(FocalKernel.Fused);
+        var generator = new Generator();
+        generator.manual_seed(11);
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.Float64 })
+        foreach (var onProbabilities in new[] { false, true })
+        foreach (var gamma in new[] { 0.0, 1.0, 2.0, 3.0, 2.5 })
+        foreach (var (alpha, smoothing) in new (double?, double)[] { (0.25, 0.0), (null, 0.0), (0.25, 0.1) })
+        {
+            if (onProbabilities && smoothing != 0) continue; // the probability form takes no smoothing
+            using var scope = NewDisposeScope();
+            var logits = randn(n, dtype: dtype, generator: generator) * 6;
+            var inputs = onProbabilities ? sigmoid(logits) : logits;
+            var targets = (rand(n, dtype: dtype, generator: generator) < 0.3).to_type(dtype);
+            if (gamma == 2.5) targets = rand(n, dtype: dtype, generator: generator); // soft targets too
+            Tensor Loss(Tensor x, Reduction reduction) => onProbabilities
+                ? Functional.focal_loss_from_probabilities(x, targets, alpha, gamma, reduction)
+                : Functional.sigmoid_focal_loss(x, targets, alpha, gamma, smoothing, reduction);
+            var results = new List<(Tensor Elements, Tensor Grad, double Sum)>();
+            foreach (var bits in new[] { 256, 512 })
+            {
+                using var width = Functional.UseFusedVectorBits(bits);
+                var x = inputs.detach().requires_grad_(true);
+                var elements = Loss(x, Reduction.None);
+                Loss(x, Reduction.Mean).backward();
+                results.Add((elements.detach(), x.grad!, Loss(x.detach(), Reduction.Sum).to_type(ScalarType.Float64).item<double>()));
+            }
+            var label = $"{dtype}, {(onProbabilities ? "probabilities" : "logits")}, gamma {gamma}, alpha {alpha}, smoothing {smoothing}";
+            var lossDifference = FirstDifference(results[0].Elements, results[1].Elements, inputs, targets);
+            Assert.True(lossDifference is null, $"{label}: losses differ at {lossDifference}");
+            var gradients = FirstDifference(results[0].Grad, results[1].Grad, inputs, targets);
+            Assert.True(gradients is null, $"{label}: gradients differ at {gradients}");
+            var tolerance = dtype == ScalarType.Float32 ? 1e-6 : 1e-12;
+            Assert.True(results[0].Sum.Equals(results[1].Sum) || Math.Abs(results[0].Sum - results[1].Sum) <= tolerance * Math.Abs(results[0].Sum), $"sums {results[0].Sum:R} and {results[1].Sum:R}: {label}");
+        }
+    }
+
+    /// <summary>Null when every element of <paramref name="a"/> has the bits of <paramref name="b"/>'s (NaN payloads aside), else the first that differs.</summary>
+    private static string? FirstDifference(Tensor a, Tensor b, Tensor inputs, Tensor targets)
+    {
+        var x = a.to_type(ScalarType.Float64).data<double>().ToArray();
+        var y = b.to_type(ScalarType.Float64).data<double>().ToArray();
+        for (var i = 0; i < x.Length; i++)
+            if (BitConverter.DoubleToInt64Bits(x[i]) != BitConverter.DoubleToInt64Bits(y[i]) && !(double.IsNaN(x[i]) && double.IsNaN(y[i])))
+                return $"element {i} (input {inputs[i].to_type(ScalarType.Float64).item<double>():R}, target {targets[i].to_type(ScalarType.Float64).item<double>():R}): {x[i]:R} and {y[i]:R}";
+        return null;
+    }
+
+    [Fact]
+    public void the_register_width_setting_is_checked_and_scopes_restore_the_previous_width()
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Functional.UseFusedVectorBits(128));
+        Assert.Equal("bits", error.ParamName);
+        Assert.Contains("256 or 512, got 128", error.Message);
+        var outer = Functional.FusedVectorBits;
+        using (Functional.UseFusedVectorBits(256))
+            Assert.Equal(256, Functional.FusedVectorBits);
+        Assert.Equal(outer, Functional.FusedVectorBits);
+    }
 }

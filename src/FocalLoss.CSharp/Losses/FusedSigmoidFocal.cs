@@ -45,16 +45,40 @@ public static partial class Functional
             throw new ArgumentException($"kernel must be Auto, Composite or Fused, got {(int)kernel}", nameof(kernel));
         var previous = KernelOverride.Value;
         KernelOverride.Value = kernel;
-        return new KernelScope(previous);
+        return new Scope(() => KernelOverride.Value = previous);
     }
 
-    private sealed class KernelScope(FocalKernel? previous) : IDisposable
+    private static readonly AsyncLocal<int?> VectorBitsOverride = new();
+
+    /// <summary>
+    /// The register width, in bits, the fused kernel computes with in this flow of execution: 512 (AVX-512: 16 float32
+    /// or 8 float64 lanes) where .NET accelerates <see cref="System.Runtime.Intrinsics.Vector512"/> on this CPU, else 256
+    /// (AVX2: 8 or 4 lanes); <see cref="UseFusedVectorBits"/> overrides it. Both widths compute every element with the
+    /// same operations (per-element losses and gradients are bit-identical); a reduced loss differs between them by
+    /// the order of its float64 sum, at the last bits.
+    /// </summary>
+    public static int FusedVectorBits => VectorBitsOverride.Value ?? (Vector512.IsHardwareAccelerated ? 512 : 256);
+
+    /// <summary>Overrides <see cref="FusedVectorBits"/> (256, or 512 where this CPU accelerates it) for this thread and the
+    /// tasks it starts, until the returned scope is disposed: for tests and benchmarks of both widths.</summary>
+    public static IDisposable UseFusedVectorBits(int bits)
+    {
+        if (bits is not (256 or 512))
+            throw new ArgumentOutOfRangeException(nameof(bits), bits, $"bits must be 256 or 512, got {bits}");
+        if (bits == 512 && !Vector512.IsHardwareAccelerated)
+            throw new ArgumentOutOfRangeException(nameof(bits), bits, "bits is 512, but .NET does not accelerate Vector512 on this CPU; use 256");
+        var previous = VectorBitsOverride.Value;
+        VectorBitsOverride.Value = bits;
+        return new Scope(() => VectorBitsOverride.Value = previous);
+    }
+
+    private sealed class Scope(Action restore) : IDisposable
     {
         private int disposed;
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref disposed, 1) == 0) KernelOverride.Value = previous;
+            if (Interlocked.Exchange(ref disposed, 1) == 0) restore();
         }
     }
 
@@ -120,7 +144,7 @@ internal readonly record struct FocalParameters(double Alpha, double Gamma, doub
 /// N-sized intermediates kept between them beyond the inputs.
 /// </summary>
 /// <remarks>
-/// <para>Per element, in the inputs' precision (float32 in 8 lanes, float64 in 4), with <c>e = exp(-|x|)</c>, <c>L = log1p(e)</c>,
+/// <para>Per element, in the inputs' precision (float32 or float64 lanes of a 256- or 512-bit register, <see cref="Functional.FusedVectorBits"/>), with <c>e = exp(-|x|)</c>, <c>L = log1p(e)</c>,
 /// <c>sp(x) = max(x, 0) + L = -log(1 - p)</c>, <c>sp(-x) = -log p</c>, <c>p = sigmoid(x)</c> and
 /// <c>1 - p = sigmoid(-x)</c> from <c>1 / (1 + e)</c> and <c>e / (1 + e)</c>:
 /// <c>CE = t sp(-x) + (1 - t) sp(x)</c> (a term whose weight is 0 is dropped, so +-inf logits give no 0 * inf),
@@ -128,7 +152,7 @@ internal readonly record struct FocalParameters(double Alpha, double Gamma, doub
 /// <c>FL = alpha_t m^gamma CE</c>, and
 /// <c>dFL/dx = alpha_t m^gamma (gamma (1 - 2t) CE p (1 - p) / m + p - t)</c>, where
 /// <c>p (1 - p) / m &lt;= 1</c>, so the gradient is finite at logits of +-100 for every gamma (also 0 &lt; gamma &lt; 1).
-/// <c>m^gamma</c> is <see cref="Power"/>. The same loops also run the seed's probability form (<see cref="OnProbabilities"/>).</para>
+/// <c>m^gamma</c> is <see cref="IGammaPower"/>, a type argument of the loops. The same loops also run the seed's probability form (<see cref="OnProbabilities"/>).</para>
 /// <para>Work is split in fixed chunks of <see cref="ChunkElements"/> elements; each chunk sums its losses in
 /// float64 lanes, and the chunk sums are added in chunk order, so the result is bit-identical whatever the
 /// number of threads (<c>torch.get_num_threads()</c> of them work on it).</para>
@@ -165,40 +189,74 @@ internal static unsafe class FusedSigmoidFocal
 
     /// <summary>Forward: the reduced loss (0-dim) or the per-element loss (the inputs' shape).</summary>
     public static Tensor Forward(Tensor inputs, Tensor targets, FocalParameters p, bool checkTargets) =>
-        (inputs.dtype == ScalarType.Float32, p.OnProbabilities) switch
-        {
-            (true, false) => Forward<float, OnLogits>(inputs, targets, p, checkTargets),
-            (false, false) => Forward<double, OnLogits>(inputs, targets, p, checkTargets),
-            (true, true) => Forward<float, OnProbabilities>(inputs, targets, p, checkTargets),
-            (false, true) => Forward<double, OnProbabilities>(inputs, targets, p, checkTargets),
-        };
+        Dispatch(inputs.dtype, p, new ForwardCall(inputs, targets, p, checkTargets));
 
     /// <summary>Backward: dL/dinputs times the incoming gradient (a scalar for Mean and Sum, per element for None).</summary>
     public static Tensor Backward(Tensor inputs, Tensor targets, Tensor gradOutput, FocalParameters p) =>
-        (inputs.dtype == ScalarType.Float32, p.OnProbabilities) switch
+        Dispatch(inputs.dtype, p, new BackwardCall(inputs, targets, gradOutput, p));
+
+    /// <summary>One kernel entry point, instantiated per register type, form and gamma case (see <see cref="Dispatch"/>).</summary>
+    private interface IKernelCall
+    {
+        Tensor Invoke<TV, TOp, TG>() where TV : unmanaged, ILanes<TV> where TOp : IFocalElement where TG : IGammaPower;
+    }
+
+    private readonly record struct ForwardCall(Tensor Inputs, Tensor Targets, FocalParameters P, bool CheckTargets) : IKernelCall
+    {
+        public Tensor Invoke<TV, TOp, TG>() where TV : unmanaged, ILanes<TV> where TOp : IFocalElement where TG : IGammaPower =>
+            Forward<TV, TOp, TG>(Inputs, Targets, P, CheckTargets);
+    }
+
+    private readonly record struct BackwardCall(Tensor Inputs, Tensor Targets, Tensor GradOutput, FocalParameters P) : IKernelCall
+    {
+        public Tensor Invoke<TV, TOp, TG>() where TV : unmanaged, ILanes<TV> where TOp : IFocalElement where TG : IGammaPower =>
+            Backward<TV, TOp, TG>(Inputs, Targets, GradOutput, P);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="call"/> with the loops specialised for the register (<see cref="Functional.FusedVectorBits"/>
+    /// wide, float32 or float64 lanes), the form (logits or probabilities) and the gamma case (0, 1, 2, 3 or any other):
+    /// the JIT compiles each combination on its first use, so the per-element code carries no branch on gamma and no
+    /// call into the general power.
+    /// </summary>
+    private static Tensor Dispatch<TCall>(ScalarType dtype, in FocalParameters p, TCall call) where TCall : IKernelCall =>
+        (Functional.FusedVectorBits == 512, dtype == ScalarType.Float32) switch
         {
-            (true, false) => Backward<float, OnLogits>(inputs, targets, gradOutput, p),
-            (false, false) => Backward<double, OnLogits>(inputs, targets, gradOutput, p),
-            (true, true) => Backward<float, OnProbabilities>(inputs, targets, gradOutput, p),
-            (false, true) => Backward<double, OnProbabilities>(inputs, targets, gradOutput, p),
+            (true, true) => DispatchForm<Lanes512<float>, TCall>(p, call),
+            (true, false) => DispatchForm<Lanes512<double>, TCall>(p, call),
+            (false, true) => DispatchForm<Lanes256<float>, TCall>(p, call),
+            (false, false) => DispatchForm<Lanes256<double>, TCall>(p, call),
         };
 
-    private static Tensor Forward<T, TOp>(Tensor inputs, Tensor targets, FocalParameters p, bool checkTargets) where T : unmanaged where TOp : IFocalElement
+    private static Tensor DispatchForm<TV, TCall>(in FocalParameters p, TCall call) where TV : unmanaged, ILanes<TV> where TCall : IKernelCall =>
+        p.OnProbabilities ? DispatchGamma<TV, OnProbabilities, TCall>(p.Gamma, call) : DispatchGamma<TV, OnLogits, TCall>(p.Gamma, call);
+
+    private static Tensor DispatchGamma<TV, TOp, TCall>(double gamma, TCall call) where TV : unmanaged, ILanes<TV> where TOp : IFocalElement where TCall : IKernelCall =>
+        gamma switch
+        {
+            0 => call.Invoke<TV, TOp, GammaZero>(),
+            1 => call.Invoke<TV, TOp, GammaOne>(),
+            2 => call.Invoke<TV, TOp, GammaTwo>(),
+            3 => call.Invoke<TV, TOp, GammaThree>(),
+            _ => call.Invoke<TV, TOp, GammaReal>(),
+        };
+
+    private static Tensor Forward<TV, TOp, TG>(Tensor inputs, Tensor targets, FocalParameters p, bool checkTargets) where TV : unmanaged, ILanes<TV> where TOp : IFocalElement where TG : IGammaPower
     {
         long n = inputs.numel();
-        var x = (T*)Data(inputs);
-        var t = (T*)Data(targets);
+        var x = Data(inputs);
+        var t = Data(targets);
         if (p.Reduction == Reduction.None)
         {
             var output = empty_like(inputs);
-            var o = (T*)Data(output);
-            if (Run(n, chunk => ForwardChunk<T, TOp>(x, t, o, chunk, n, p, checkTargets, out _))) FailTargets(inputs, targets, p, output);
+            var o = Data(output);
+            if (Run(n, chunk => ForwardChunk<TV, TOp, TG>(x, t, o, chunk, n, p, checkTargets, out _))) FailTargets(inputs, targets, p, output);
             return output;
         }
         var sums = new double[ChunkCount(n)];
         var anyBad = Run(n, chunk =>
         {
-            var bad = ForwardChunk<T, TOp>(x, t, null, chunk, n, p, checkTargets, out var sum);
+            var bad = ForwardChunk<TV, TOp, TG>(x, t, null, chunk, n, p, checkTargets, out var sum);
             sums[chunk] = sum;
             return bad;
         });
@@ -209,13 +267,13 @@ internal static unsafe class FusedSigmoidFocal
         return tensor(total, dtype: inputs.dtype);
     }
 
-    private static Tensor Backward<T, TOp>(Tensor inputs, Tensor targets, Tensor gradOutput, FocalParameters p) where T : unmanaged where TOp : IFocalElement
+    private static Tensor Backward<TV, TOp, TG>(Tensor inputs, Tensor targets, Tensor gradOutput, FocalParameters p) where TV : unmanaged, ILanes<TV> where TOp : IFocalElement where TG : IGammaPower
     {
         long n = inputs.numel();
         var grad = empty_like(inputs);
-        var x = (T*)Data(inputs);
-        var t = (T*)Data(targets);
-        var g = (T*)Data(grad);
+        var x = Data(inputs);
+        var t = Data(targets);
+        var g = Data(grad);
         Tensor? perElement = null;
         double scale = 1;
         if (p.Reduction == Reduction.None && gradOutput.stride().Any(s => s != 0))
@@ -226,8 +284,8 @@ internal static unsafe class FusedSigmoidFocal
             scale = gradOutput.numel() == 0 ? 0 : gradOutput.reshape(-1)[0].to_type(ScalarType.Float64).item<double>();
             if (p.Reduction == Reduction.Mean) scale /= n;
         }
-        var go = perElement is null ? null : (T*)Data(perElement);
-        Run(n, chunk => { BackwardChunk<T, TOp>(x, t, go, g, chunk, n, p, scale); return false; });
+        var go = perElement is null ? null : Data(perElement);
+        Run(n, chunk => { BackwardChunk<TV, TOp, TG>(x, t, go, g, chunk, n, p, scale); return false; });
         if (perElement is not null && !ReferenceEquals(perElement, gradOutput)) perElement.Dispose();
         return grad;
     }
@@ -261,168 +319,140 @@ internal static unsafe class FusedSigmoidFocal
         throw new ArgumentException("targets must be in [0, 1]", "targets"); // not reached: the guard names the values
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> C<T>(double value) where T : unmanaged =>
-        typeof(T) == typeof(float) ? Vector256.Create((float)value).As<float, T>() : Vector256.Create(value).As<double, T>();
+    /// <summary>Loads the elements <c>[i, i + count)</c> of <paramref name="data"/>, zero-padded to a register.</summary>
+    private static TV LoadTail<TV>(void* data, long i, int count) where TV : unmanaged, ILanes<TV> =>
+        TV.IsSingle ? Lanes.LoadPartial<TV, float>((float*)data, i, count) : Lanes.LoadPartial<TV, double>((double*)data, i, count);
 
-    /// <summary>Loads the last, partial group of a chunk through a zero-padded buffer.</summary>
-    private static Vector256<T> LoadTail<T>(T* basePtr, long i, int count) where T : unmanaged
+    private static void StoreTail<TV>(TV v, void* data, long i, int count) where TV : unmanaged, ILanes<TV>
     {
-        T* buffer = stackalloc T[Vector256<T>.Count];
-        for (int k = 0; k < Vector256<T>.Count; k++) buffer[k] = k < count ? basePtr[i + k] : default;
-        return Vector256.Load(buffer);
-    }
-
-    private static void StoreTail<T>(T* basePtr, long i, int count, Vector256<T> v) where T : unmanaged
-    {
-        T* buffer = stackalloc T[Vector256<T>.Count];
-        v.Store(buffer);
-        for (int k = 0; k < count; k++) basePtr[i + k] = buffer[k];
+        if (TV.IsSingle) Lanes.StorePartial(v, (float*)data, i, count);
+        else Lanes.StorePartial(v, (double*)data, i, count);
     }
 
     /// <summary>
-    /// <c>exp(-|x|)</c> and <c>log1p(exp(-|x|))</c>. Float64: libm-grade <see cref="Vector256.Exp(Vector256{double})"/>
+    /// <c>exp(-|x|)</c> and <c>log1p(exp(-|x|))</c>. Float64: libm-grade <see cref="ILanes{TV}.Exp"/>
     /// and <c>log1p(e) = log(u) e / (u - 1)</c>, <c>u = 1 + e</c> (exact where u rounds to 1). Float32: Cephes' expf
     /// polynomial (results below 2^-126, at |x| > 87.3, flush to 0) and <c>log1p(e) = 2 atanh(e / (2 + e))</c> by its
     /// series to s^13 (s &lt;= 1/3: truncation below 2^-25 relative).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<T> E, Vector256<T> L) ExpAndLog1p<T>(Vector256<T> ax) where T : unmanaged
+    private static (TV E, TV L) ExpAndLog1p<TV>(TV a) where TV : unmanaged, ILanes<TV>
     {
-        if (typeof(T) == typeof(double))
+        if (!TV.IsSingle)
         {
-            var a = ax.As<T, double>();
-            var e = Vector256.Exp(-a);
-            var u = Vector256<double>.One + e;
-            var d = u - Vector256<double>.One;
-            var l = Vector256.ConditionalSelect(Vector256.Equals(d, Vector256<double>.Zero), e, Vector256.Log(u) * e / d);
-            return (e.As<double, T>(), l.As<double, T>());
+            var e = TV.Exp(-a);
+            var u = TV.One + e;
+            var d = u - TV.One;
+            return (e, TV.Select(TV.Equal(d, TV.Zero), e, TV.Log(u) * e / d));
         }
-        else
-        {
-            var a = ax.As<T, float>();
-            var ef = ExpNegFloat(a);
-            var s = ef / (Vector256.Create(2f) + ef);
-            var s2 = s * s;
-            var poly = Vector256.Create(1f / 13);
-            poly = Vector256.FusedMultiplyAdd(poly, s2, Vector256.Create(1f / 11));
-            poly = Vector256.FusedMultiplyAdd(poly, s2, Vector256.Create(1f / 9));
-            poly = Vector256.FusedMultiplyAdd(poly, s2, Vector256.Create(1f / 7));
-            poly = Vector256.FusedMultiplyAdd(poly, s2, Vector256.Create(1f / 5));
-            poly = Vector256.FusedMultiplyAdd(poly, s2, Vector256.Create(1f / 3));
-            poly = Vector256.FusedMultiplyAdd(poly, s2, Vector256<float>.One);
-            var l = Vector256.Create(2f) * s * poly;
-            return (ef.As<float, T>(), l.As<float, T>());
-        }
+        var ef = ExpNegSingle(a);
+        var s = ef / (TV.Create(2) + ef);
+        var s2 = s * s;
+        var poly = TV.Create(1f / 13);
+        poly = TV.Fma(poly, s2, TV.Create(1f / 11));
+        poly = TV.Fma(poly, s2, TV.Create(1f / 9));
+        poly = TV.Fma(poly, s2, TV.Create(1f / 7));
+        poly = TV.Fma(poly, s2, TV.Create(1f / 5));
+        poly = TV.Fma(poly, s2, TV.Create(1f / 3));
+        poly = TV.Fma(poly, s2, TV.One);
+        return (ef, TV.Create(2) * s * poly);
     }
 
-    /// <summary>Cephes' expf for arguments <c>-a &lt;= 0</c>: 2^n times a degree-6 polynomial of the reduced argument.</summary>
+    /// <summary>Cephes' expf for float32 arguments <c>-a &lt;= 0</c>: 2^n times a degree-6 polynomial of the reduced argument.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> ExpNegFloat(Vector256<float> a)
+    private static TV ExpNegSingle<TV>(TV a) where TV : unmanaged, ILanes<TV>
     {
-        var x = -Vector256.MinNative(a, Vector256.Create(87.3f));
-        var n = Vector256.Round(x * Vector256.Create(1.44269504088896341f));
-        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), x);
-        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
-        var poly = Vector256.Create(1.9875691500E-4f);
-        poly = Vector256.FusedMultiplyAdd(poly, r, Vector256.Create(1.3981999507E-3f));
-        poly = Vector256.FusedMultiplyAdd(poly, r, Vector256.Create(8.3334519073E-3f));
-        poly = Vector256.FusedMultiplyAdd(poly, r, Vector256.Create(4.1665795894E-2f));
-        poly = Vector256.FusedMultiplyAdd(poly, r, Vector256.Create(1.6666665459E-1f));
-        poly = Vector256.FusedMultiplyAdd(poly, r, Vector256.Create(5.0000001201E-1f));
-        var y = Vector256.FusedMultiplyAdd(poly, r * r, r) + Vector256<float>.One;
-        var scale = (Vector256.ConvertToInt32Native(n) + Vector256.Create(127)) << 23;
-        var result = y * scale.As<int, float>();
-        return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(a, Vector256.Create(87.3f)), Vector256<float>.Zero, result);
+        var limit = TV.Create(87.3f);
+        var x = -TV.Min(a, limit);
+        var n = TV.Round(x * TV.Create(1.44269504088896341f));
+        var r = TV.Fma(n, TV.Create(-0.693359375f), x);
+        r = TV.Fma(n, TV.Create(2.12194440e-4f), r);
+        var poly = TV.Create(1.9875691500E-4f);
+        poly = TV.Fma(poly, r, TV.Create(1.3981999507E-3f));
+        poly = TV.Fma(poly, r, TV.Create(8.3334519073E-3f));
+        poly = TV.Fma(poly, r, TV.Create(4.1665795894E-2f));
+        poly = TV.Fma(poly, r, TV.Create(1.6666665459E-1f));
+        poly = TV.Fma(poly, r, TV.Create(5.0000001201E-1f));
+        var y = TV.Fma(poly, r * r, r) + TV.One;
+        return TV.Select(TV.GreaterOrEqual(a, limit), TV.Zero, y * TV.PowerOfTwo(n));
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> Exp<T>(Vector256<T> v) where T : unmanaged =>
-        typeof(T) == typeof(float) ? Vector256.Exp(v.As<T, float>()).As<float, T>() : Vector256.Exp(v.As<T, double>()).As<double, T>();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> Log<T>(Vector256<T> v) where T : unmanaged =>
-        typeof(T) == typeof(float) ? Vector256.Log(v.As<T, float>()).As<float, T>() : Vector256.Log(v.As<T, double>()).As<double, T>();
 
     /// <summary>The quantities of one group of elements that forward and backward share.</summary>
     private struct Terms<TV> where TV : unmanaged
     {
-        public Vector256<TV> T, OneMinusT, Ce, P, OneMinusP, M, Mod;
+        public TV T, OneMinusT, Ce, P, OneMinusP, M, Mod;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Terms<T> Compute<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p) where T : unmanaged
+    private static Terms<TV> Compute<TV, TG>(TV x, TV t, in FocalParameters p) where TV : unmanaged, ILanes<TV> where TG : IGammaPower
     {
-        var one = Vector256<T>.One;
-        var zero = Vector256<T>.Zero;
+        var one = TV.One;
+        var zero = TV.Zero;
         if (p.LabelSmoothing != 0)
-            t = t * C<T>(1 - p.LabelSmoothing) + C<T>(p.LabelSmoothing / 2);
-        var (e, l) = ExpAndLog1p(Vector256.Abs(x));
+            t = t * TV.Create(1 - p.LabelSmoothing) + TV.Create(p.LabelSmoothing / 2);
+        var (e, l) = ExpAndLog1p(TV.Abs(x));
         var inv = one / (one + e);
         var small = e * inv;
-        var positive = Vector256.GreaterThanOrEqual(x, zero);
-        var sigmoid = Vector256.ConditionalSelect(positive, inv, small);
-        var sigmoidNeg = Vector256.ConditionalSelect(positive, small, inv);
-        var softplus = Vector256.MaxNative(x, zero) + l;      // -log(1 - p)
-        var softplusNeg = Vector256.MaxNative(-x, zero) + l;  // -log p
+        var positive = TV.GreaterOrEqual(x, zero);
+        var sigmoid = TV.Select(positive, inv, small);
+        var sigmoidNeg = TV.Select(positive, small, inv);
+        var softplus = TV.Max(x, zero) + l;      // -log(1 - p)
+        var softplusNeg = TV.Max(-x, zero) + l;  // -log p
         var omt = one - t;
-        var ce = Vector256.ConditionalSelect(Vector256.Equals(t, one), zero, omt * softplus)
-               + Vector256.ConditionalSelect(Vector256.Equals(t, zero), zero, t * softplusNeg);
+        var ce = TV.Select(TV.Equal(t, one), zero, omt * softplus)
+               + TV.Select(TV.Equal(t, zero), zero, t * softplusNeg);
         var m = t * sigmoidNeg + omt * sigmoid;
-        return new Terms<T> { T = t, OneMinusT = omt, Ce = ce, P = sigmoid, OneMinusP = sigmoidNeg, M = m, Mod = Power(m, p.Gamma) };
+        return new Terms<TV> { T = t, OneMinusT = omt, Ce = ce, P = sigmoid, OneMinusP = sigmoidNeg, M = m, Mod = TG.Power(m, p.Gamma) };
     }
 
     /// <summary><c>alpha_t = alpha t + (1 - alpha)(1 - t)</c>, for the (smoothed) targets <paramref name="t"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> AlphaT<T>(Vector256<T> t, in FocalParameters p) where T : unmanaged =>
-        C<T>(p.Alpha) * t + C<T>(1 - p.Alpha) * (Vector256<T>.One - t);
+    private static TV AlphaT<TV>(TV t, in FocalParameters p) where TV : unmanaged, ILanes<TV> =>
+        TV.Create(p.Alpha) * t + TV.Create(1 - p.Alpha) * (TV.One - t);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<T> LogitsLoss<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p, ref Vector256<T> bad) where T : unmanaged
+    internal static TV LogitsLoss<TV, TG>(TV x, TV t, in FocalParameters p) where TV : unmanaged, ILanes<TV> where TG : IGammaPower
     {
-        bad |= OutsideUnit(t);
-        var s = Compute(x, t, p);
+        var s = Compute<TV, TG>(x, t, p);
         var loss = s.Mod * s.Ce;
         return KeepNaN(x, p.HasAlpha ? AlphaT(s.T, p) * loss : loss);
     }
 
     /// <summary>NaN where the logit is NaN: the float32 polynomials clamp their argument with min/max, which would turn NaN into a number.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> KeepNaN<T>(Vector256<T> x, Vector256<T> value) where T : unmanaged =>
-        Vector256.ConditionalSelect(Vector256.Equals(x, x), value, x);
+    private static TV KeepNaN<TV>(TV x, TV value) where TV : unmanaged, ILanes<TV> =>
+        TV.Select(TV.Equal(x, x), value, x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<T> LogitsGradient<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p) where T : unmanaged
+    internal static TV LogitsGradient<TV, TG>(TV x, TV t, in FocalParameters p) where TV : unmanaged, ILanes<TV> where TG : IGammaPower
     {
-        var s = Compute(x, t, p);
+        var s = Compute<TV, TG>(x, t, p);
         var pMinusT = s.OneMinusT * s.P - s.T * s.OneMinusP;
-        Vector256<T> grad;
-        if (p.Gamma == 0) grad = pMinusT;
+        TV grad;
+        if (typeof(TG) == typeof(GammaZero)) grad = pMinusT;
         else
         {
-            var zero = Vector256<T>.Zero;
-            var ratio = Vector256.ConditionalSelect(Vector256.GreaterThan(s.M, zero), s.P * s.OneMinusP / s.M, zero);
-            var sign = Vector256<T>.One - s.T - s.T; // 1 - 2t
-            grad = s.Mod * (C<T>(p.Gamma) * sign * s.Ce * ratio + pMinusT);
+            var ratio = TV.Select(TV.Greater(s.M, TV.Zero), s.P * s.OneMinusP / s.M, TV.Zero);
+            var sign = TV.One - s.T - s.T; // 1 - 2t
+            grad = s.Mod * (TV.Create(p.Gamma) * sign * s.Ce * ratio + pMinusT);
         }
         return KeepNaN(x, p.HasAlpha ? AlphaT(s.T, p) * grad : grad);
     }
 
     /// <summary>Flags lanes of <paramref name="v"/> outside [0, 1] (NaN included): !(v >= 0 &amp;&amp; v &lt;= 1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> OutsideUnit<T>(Vector256<T> v) where T : unmanaged =>
-        ~(Vector256.GreaterThanOrEqual(v, Vector256<T>.Zero) & Vector256.LessThanOrEqual(v, Vector256<T>.One));
+    internal static TV OutsideUnit<TV>(TV v) where TV : unmanaged, ILanes<TV> =>
+        ~(TV.GreaterOrEqual(v, TV.Zero) & TV.LessOrEqual(v, TV.One));
 
     /// <summary>
     /// The seed's probability form, as <see cref="Functional.focal_loss_from_probabilities"/> writes it:
     /// <c>-alpha_t (1 - p_t)^gamma log p_t</c>, <c>p_t = p t + (1 - p)(1 - t)</c>, nothing clamped (p_t = 0 gives +inf).
     /// </summary>
-    internal static Vector256<T> ProbabilitiesLoss<T>(Vector256<T> p, Vector256<T> t, in FocalParameters h, ref Vector256<T> bad) where T : unmanaged
+    internal static TV ProbabilitiesLoss<TV, TG>(TV p, TV t, in FocalParameters h) where TV : unmanaged, ILanes<TV> where TG : IGammaPower
     {
-        bad |= OutsideUnit(t) | OutsideUnit(p);
-        var one = Vector256<T>.One;
+        var one = TV.One;
         var pt = p * t + (one - p) * (one - t);
-        var loss = -Power(one - pt, h.Gamma) * Log(pt);
+        var loss = -TG.Power(one - pt, h.Gamma) * TV.Log(pt);
         return h.HasAlpha ? AlphaT(t, h) * loss : loss;
     }
 
@@ -430,121 +460,187 @@ internal static unsafe class FusedSigmoidFocal
     /// d/dp of <see cref="ProbabilitiesLoss"/>: <c>alpha_t (t - (1 - t)) (gamma q^(gamma - 1) log p_t - q^gamma / p_t)</c> with
     /// <c>q = 1 - p_t</c>; like torch's <c>pow</c> backward, the first term is 0 for gamma = 0 and NaN where q = 0 and gamma &lt; 1.
     /// </summary>
-    internal static Vector256<T> ProbabilitiesGradient<T>(Vector256<T> p, Vector256<T> t, in FocalParameters h) where T : unmanaged
+    internal static TV ProbabilitiesGradient<TV, TG>(TV p, TV t, in FocalParameters h) where TV : unmanaged, ILanes<TV> where TG : IGammaPower
     {
-        var one = Vector256<T>.One;
+        var one = TV.One;
         var pt = p * t + (one - p) * (one - t);
         var q = one - pt;
-        var d = -Power(q, h.Gamma) / pt;
-        if (h.Gamma != 0) d += C<T>(h.Gamma) * Power(q, h.Gamma - 1) * Log(pt);
+        var d = -TG.Power(q, h.Gamma) / pt;
+        if (typeof(TG) != typeof(GammaZero)) d += TV.Create(h.Gamma) * TG.PowerBelow(q, h.Gamma) * TV.Log(pt);
         if (h.HasAlpha) d *= AlphaT(t, h);
         // Through p_t = p t + (1 - p)(1 - t) term by term, as autograd does: an infinite d at p_t = 0 meets the
         // zero weight of the other term and gives NaN there, as the composite's gradient is.
         return d * t - d * (one - t);
     }
 
-    /// <summary><c>q^gamma</c>: 1 for gamma 0 (also at q = 0, as torch's <c>pow</c>), products for gamma 1, 2 and 3, else
-    /// <c>exp(gamma log q)</c> (0 at q = 0 for gamma &gt; 0).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> Power<T>(Vector256<T> q, double gamma) where T : unmanaged =>
-        gamma == 0 ? Vector256<T>.One : gamma == 1 ? q : gamma == 2 ? q * q : gamma == 3 ? q * q * q : Exp(C<T>(gamma) * Log(q));
-
-    /// <summary>Adds a loss vector to float64 accumulators.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate<T>(ref Vector256<double> acc0, ref Vector256<double> acc1, Vector256<T> loss) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float))
-        {
-            var f = loss.As<T, float>();
-            acc0 += Vector256.WidenLower(f);
-            acc1 += Vector256.WidenUpper(f);
-        }
-        else acc0 += loss.As<T, double>();
-    }
-
-    // Optimised at first call: a kernel must not spend its first calls in tier-0 code.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool ForwardChunk<T, TOp>(T* x, T* t, T* output, int chunk, long n, FocalParameters p, bool checkTargets, out double sum) where T : unmanaged where TOp : IFocalElement
+    // The loops are optimised at first call (a kernel must not spend its first calls in tier-0 code) and never
+    // inlined: inlined into its caller's tier-1 code, the JIT's inlining budget runs out before the ILanes members
+    // are inlined, and every arithmetic operation becomes a call (measured: 14x slower). A chunk's last, partial
+    // register is a method of its own, called after the loop's accumulators are summed: nothing the loop keeps in
+    // registers is live across a call, so none of it is spilled to the stack in the loop.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static bool ForwardChunk<TV, TOp, TG>(void* x, void* t, void* output, int chunk, long n, FocalParameters p, bool checkTargets, out double sum) where TV : unmanaged, ILanes<TV> where TOp : IFocalElement where TG : IGammaPower
     {
         long start = (long)chunk * ChunkElements;
         long end = Math.Min(n, start + ChunkElements);
-        int width = Vector256<T>.Count;
-        Vector256<double> acc0 = default, acc1 = default;
-        var bad = Vector256<T>.Zero;
+        int width = TV.Count;
+        TV acc0 = TV.Zero, acc1 = TV.Zero;
+        var bad = TV.Zero;
         long i = start;
-        for (; i + width <= end; i += width)
-        {
-            var loss = TOp.Loss(Vector256.Load(x + i), Vector256.Load(t + i), p, ref bad);
-            if (output != null) loss.Store(output + i);
-            else Accumulate(ref acc0, ref acc1, loss);
-        }
-        if (i < end)
-        {
-            int count = (int)(end - i);
-            var loss = TOp.Loss(LoadTail(x, i, count), LoadTail(t, i, count), p, ref bad);
-            if (output != null) StoreTail(output, i, count, loss);
-            else
+        if (output != null)
+            for (; i + width <= end; i += width)
             {
-                // Only the real elements enter the sum (the padding's loss is finite but not zero).
-                var keep = Vector256.LessThan(Vector256<T>.Indices, C<T>(count));
-                Accumulate(ref acc0, ref acc1, Vector256.ConditionalSelect(keep, loss, Vector256<T>.Zero));
+                var xv = TV.Load(x, i);
+                var tv = TV.Load(t, i);
+                bad |= TOp.Invalid(xv, tv);
+                TV.Store(TOp.Loss<TV, TG>(xv, tv, p), output, i);
             }
+        else
+            for (; i + width <= end; i += width)
+            {
+                var xv = TV.Load(x, i);
+                var tv = TV.Load(t, i);
+                bad |= TOp.Invalid(xv, tv);
+                (acc0, acc1) = TV.Accumulate(acc0, acc1, TOp.Loss<TV, TG>(xv, tv, p));
+            }
+        sum = TV.Total(acc0, acc1);
+        bool anyBad = TV.Any(bad);
+        if (i < end)
+        {
+            sum += ForwardTail<TV, TOp, TG>(x, t, output, i, (int)(end - i), p, out var tailBad);
+            anyBad |= tailBad;
         }
-        var total = acc0 + acc1;
-        sum = total.GetElement(0) + total.GetElement(1) + total.GetElement(2) + total.GetElement(3);
-        return checkTargets && bad != Vector256<T>.Zero;
+        return checkTargets && anyBad;
     }
 
-    // Optimised at first call: a kernel must not spend its first calls in tier-0 code.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardChunk<T, TOp>(T* x, T* t, T* gradOutput, T* grad, int chunk, long n, FocalParameters p, double scale) where T : unmanaged where TOp : IFocalElement
+    /// <summary>The last <paramref name="count"/> (fewer than a register's) elements of a chunk: their loss sum, or their losses stored.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static double ForwardTail<TV, TOp, TG>(void* x, void* t, void* output, long i, int count, FocalParameters p, out bool bad) where TV : unmanaged, ILanes<TV> where TOp : IFocalElement where TG : IGammaPower
+    {
+        var xv = LoadTail<TV>(x, i, count);
+        var tv = LoadTail<TV>(t, i, count);
+        // Only the real elements are checked and summed (the padding's loss is finite but not zero).
+        var keep = TV.Less(TV.Indices, TV.Create(count));
+        bad = TV.Any(keep & TOp.Invalid(xv, tv));
+        var loss = TOp.Loss<TV, TG>(xv, tv, p);
+        if (output != null)
+        {
+            StoreTail(loss, output, i, count);
+            return 0;
+        }
+        var (acc0, acc1) = TV.Accumulate(TV.Zero, TV.Zero, TV.Select(keep, loss, TV.Zero));
+        return TV.Total(acc0, acc1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void BackwardChunk<TV, TOp, TG>(void* x, void* t, void* gradOutput, void* grad, int chunk, long n, FocalParameters p, double scale) where TV : unmanaged, ILanes<TV> where TOp : IFocalElement where TG : IGammaPower
     {
         long start = (long)chunk * ChunkElements;
         long end = Math.Min(n, start + ChunkElements);
-        int width = Vector256<T>.Count;
-        var factor = C<T>(scale);
+        int width = TV.Count;
         long i = start;
-        for (; i + width <= end; i += width)
+        if (gradOutput != null)
+            for (; i + width <= end; i += width)
+                TV.Store(TOp.Gradient<TV, TG>(TV.Load(x, i), TV.Load(t, i), p) * TV.Load(gradOutput, i), grad, i);
+        else
         {
-            var g = TOp.Gradient(Vector256.Load(x + i), Vector256.Load(t + i), p);
-            g = gradOutput != null ? g * Vector256.Load(gradOutput + i) : g * factor;
-            g.Store(grad + i);
+            var factor = TV.Create(scale);
+            for (; i + width <= end; i += width)
+                TV.Store(TOp.Gradient<TV, TG>(TV.Load(x, i), TV.Load(t, i), p) * factor, grad, i);
         }
-        if (i < end)
-        {
-            int count = (int)(end - i);
-            var g = TOp.Gradient(LoadTail(x, i, count), LoadTail(t, i, count), p);
-            g = gradOutput != null ? g * LoadTail(gradOutput, i, count) : g * factor;
-            StoreTail(grad, i, count, g);
-        }
+        if (i < end) BackwardTail<TV, TOp, TG>(x, t, gradOutput, grad, i, (int)(end - i), p, scale);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void BackwardTail<TV, TOp, TG>(void* x, void* t, void* gradOutput, void* grad, long i, int count, FocalParameters p, double scale) where TV : unmanaged, ILanes<TV> where TOp : IFocalElement where TG : IGammaPower
+    {
+        var g = TOp.Gradient<TV, TG>(LoadTail<TV>(x, i, count), LoadTail<TV>(t, i, count), p);
+        StoreTail(g * (gradOutput != null ? LoadTail<TV>(gradOutput, i, count) : TV.Create(scale)), grad, i, count);
     }
 }
 
 /// <summary>One element-wise form of the binary focal family for the fused kernel's loops (specialised per struct).</summary>
 internal interface IFocalElement
 {
-    static abstract Vector256<T> Loss<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p, ref Vector256<T> bad) where T : unmanaged;
-    static abstract Vector256<T> Gradient<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p) where T : unmanaged;
+    /// <summary>Lanes whose input or target is outside the form's domain (all bits set), for the value guards.</summary>
+    static abstract TV Invalid<TV>(TV x, TV t) where TV : unmanaged, ILanes<TV>;
+    static abstract TV Loss<TV, TG>(TV x, TV t, in FocalParameters p) where TV : unmanaged, ILanes<TV> where TG : IGammaPower;
+    static abstract TV Gradient<TV, TG>(TV x, TV t, in FocalParameters p) where TV : unmanaged, ILanes<TV> where TG : IGammaPower;
 }
 
 /// <summary><see cref="Functional.sigmoid_focal_loss"/>: logits in, targets flagged outside [0, 1].</summary>
 internal readonly struct OnLogits : IFocalElement
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Loss<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p, ref Vector256<T> bad) where T : unmanaged => FusedSigmoidFocal.LogitsLoss(x, t, p, ref bad);
+    public static TV Invalid<TV>(TV x, TV t) where TV : unmanaged, ILanes<TV> => FusedSigmoidFocal.OutsideUnit(t);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Gradient<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p) where T : unmanaged => FusedSigmoidFocal.LogitsGradient(x, t, p);
+    public static TV Loss<TV, TG>(TV x, TV t, in FocalParameters p) where TV : unmanaged, ILanes<TV> where TG : IGammaPower =>
+        FusedSigmoidFocal.LogitsLoss<TV, TG>(x, t, p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Gradient<TV, TG>(TV x, TV t, in FocalParameters p) where TV : unmanaged, ILanes<TV> where TG : IGammaPower =>
+        FusedSigmoidFocal.LogitsGradient<TV, TG>(x, t, p);
 }
 
 /// <summary><see cref="Functional.focal_loss_from_probabilities"/>: probabilities in, both inputs flagged outside [0, 1].</summary>
 internal readonly struct OnProbabilities : IFocalElement
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Loss<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p, ref Vector256<T> bad) where T : unmanaged => FusedSigmoidFocal.ProbabilitiesLoss(x, t, p, ref bad);
+    public static TV Invalid<TV>(TV x, TV t) where TV : unmanaged, ILanes<TV> =>
+        FusedSigmoidFocal.OutsideUnit(t) | FusedSigmoidFocal.OutsideUnit(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Gradient<T>(Vector256<T> x, Vector256<T> t, in FocalParameters p) where T : unmanaged => FusedSigmoidFocal.ProbabilitiesGradient(x, t, p);
+    public static TV Loss<TV, TG>(TV x, TV t, in FocalParameters p) where TV : unmanaged, ILanes<TV> where TG : IGammaPower =>
+        FusedSigmoidFocal.ProbabilitiesLoss<TV, TG>(x, t, p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Gradient<TV, TG>(TV x, TV t, in FocalParameters p) where TV : unmanaged, ILanes<TV> where TG : IGammaPower =>
+        FusedSigmoidFocal.ProbabilitiesGradient<TV, TG>(x, t, p);
+}
+
+/// <summary>
+/// <c>q^gamma</c> (<see cref="Power"/>) and <c>q^(gamma - 1)</c> (<see cref="PowerBelow"/>, the derivative's power) for one
+/// case of gamma, a type so that the kernel's loops are compiled per case: 1 for gamma 0 (also at q = 0, as torch's
+/// <c>pow</c>), products for gamma 1, 2 and 3, else <c>exp(gamma log q)</c> (0 at q = 0 for gamma &gt; 0).
+/// </summary>
+internal interface IGammaPower
+{
+    static abstract TV Power<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV>;
+    static abstract TV PowerBelow<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV>;
+}
+
+internal readonly struct GammaZero : IGammaPower
+{
+    public static TV Power<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV> => TV.One;
+    public static TV PowerBelow<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV> => TV.Zero; // multiplied by gamma = 0: never used
+}
+
+internal readonly struct GammaOne : IGammaPower
+{
+    public static TV Power<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV> => q;
+    public static TV PowerBelow<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV> => TV.One;
+}
+
+internal readonly struct GammaTwo : IGammaPower
+{
+    public static TV Power<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV> => q * q;
+    public static TV PowerBelow<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV> => q;
+}
+
+internal readonly struct GammaThree : IGammaPower
+{
+    public static TV Power<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV> => q * q * q;
+    public static TV PowerBelow<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV> => q * q;
+}
+
+internal readonly struct GammaReal : IGammaPower
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Power<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV> => TV.Exp(TV.Create(gamma) * TV.Log(q));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV PowerBelow<TV>(TV q, double gamma) where TV : unmanaged, ILanes<TV> => TV.Exp(TV.Create(gamma - 1) * TV.Log(q));
 }
 
 /// <summary>The autograd node of the fused kernel: saves the inputs (no intermediates) and recomputes in backward.</summary>
