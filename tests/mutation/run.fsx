@@ -63,9 +63,9 @@ let mutants = [
     "fused-alpha-dropped", "fused kernel: alpha_t not applied to the forward loss", fused,
     "        return KeepNaN(x, p.HasAlpha ? AlphaT(s.T, p) * loss : loss);", "        return KeepNaN(x, loss);", Properties
     "fused-gamma-term-dropped", "fused kernel: gradient without the modulating factor's derivative", fused,
-    "grad = s.Mod * (C<T>(p.Gamma) * sign * s.Ce * ratio + pMinusT);", "grad = s.Mod * pMinusT;", Properties
+    "grad = s.Mod * (TV.Create(p.Gamma) * sign * s.Ce * ratio + pMinusT);", "grad = s.Mod * pMinusT;", Properties
     "fused-smoothing-dropped", "fused kernel: label smoothing ignored", fused,
-    "t = t * C<T>(1 - p.LabelSmoothing) + C<T>(p.LabelSmoothing / 2);", "t = t * C<T>(1);", Properties
+    "t = t * TV.Create(1 - p.LabelSmoothing) + TV.Create(p.LabelSmoothing / 2);", "t = t * TV.Create(1);", Properties
     "fused-mean-as-sum", "fused kernel: Mean not divided by the count", fused,
     "if (p.Reduction == Reduction.Mean) total /= n;", "if (p.Reduction == Reduction.Mean) total /= 1;", Properties
     // The loss itself, against the xUnit properties.
