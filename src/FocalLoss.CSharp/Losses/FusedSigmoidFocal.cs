@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using TorchSharp;
@@ -164,19 +163,7 @@ internal static unsafe class FusedSigmoidFocal
 
     public static bool Available => Avx2.IsSupported && Fma.IsSupported;
 
-    private static readonly delegate* unmanaged<IntPtr, IntPtr> DataFunction = LoadDataFunction();
-
-    private static delegate* unmanaged<IntPtr, IntPtr> LoadDataFunction()
-    {
-        TorchRuntime.EnsureLoaded();
-        // TorchSharp's own export of at::Tensor::data_ptr(), resolved the way TorchSharp resolves it (through the
-        // bootstrap's import resolver where it patched the library).
-        if (!NativeLibrary.TryLoad("LibTorchSharp", typeof(torch).Assembly, null, out var handle))
-            throw new TorchRuntimeException("LibTorchSharp could not be loaded to read tensor memory");
-        return (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(handle, "THSTensor_data");
-    }
-
-    private static void* Data(Tensor t) => (void*)DataFunction(t.Handle);
+    private static void* Data(Tensor t) => TensorMemory.Data(t);
 
     /// <summary>
     /// The loss through the fused kernel: as an autograd node when a gradient will be asked for, else the forward
@@ -281,7 +268,8 @@ internal static unsafe class FusedSigmoidFocal
         else
         {
             // Mean or Sum, or None with an expanded scalar (the backward of .sum()): one factor for every element.
-            scale = gradOutput.numel() == 0 ? 0 : gradOutput.reshape(-1)[0].to_type(ScalarType.Float64).item<double>();
+            var count = gradOutput.numel();
+            scale = count == 0 ? 0 : count == 1 ? gradOutput.ToDouble() : gradOutput.reshape(-1)[0].ToDouble();
             if (p.Reduction == Reduction.Mean) scale /= n;
         }
         var go = perElement is null ? null : Data(perElement);

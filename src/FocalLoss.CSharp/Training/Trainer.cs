@@ -185,14 +185,15 @@ public static class Trainer
                 step++;
                 // The step is taken only from a finite loss with finite gradients, so a diverged run stops
                 // with the last finite weights, and its final metrics below describe those weights.
-                if (!IsFinite(value, parameters))
+                var stepped = value.ToDouble();
+                if (!double.IsFinite(stepped) || !GradientsAreFinite(parameters))
                 {
                     divergedAt = step;
                     break;
                 }
                 optimizer.step();
                 // The epoch's train loss is the mean per sample whatever the batch reduction.
-                var v = summed is null ? value.item<float>() : summed.item<float>();
+                var v = summed is null ? stepped : summed.ToDouble();
                 lossSum += config.Reduction == BatchReduction.Mean ? v * index.shape[0] : v;
                 progress.Report(step);
             }
@@ -312,14 +313,28 @@ public static class Trainer
     public static bool Fits(LossTask lossTask, LossTask dataTask) =>
         lossTask == dataTask || (lossTask is LossTask.Binary or LossTask.MultiLabel && dataTask is LossTask.Binary or LossTask.MultiLabel);
 
-    /// <summary>One host synchronisation: the loss and every gradient are finite.</summary>
-    private static bool IsFinite(Tensor value, TorchSharp.Modules.Parameter[] parameters)
+    /// <summary>
+    /// Every gradient is finite. Contiguous float CPU gradients are read in place (no libtorch operation, no host
+    /// synchronisation); the others (CUDA) are reduced on their device with one host synchronisation for all of them.
+    /// </summary>
+    private static bool GradientsAreFinite(TorchSharp.Modules.Parameter[] parameters)
     {
         using var scope = NewDisposeScope();
-        var finite = value.detach().isfinite().all();
+        Tensor? onDevice = null;
         foreach (var p in parameters)
-            if (p.grad is { } g) finite = finite.logical_and(g.isfinite().all());
-        return finite.item<bool>();
+        {
+            if (p.grad is not { } g) continue;
+            switch (TensorMemory.AllFiniteInPlace(g))
+            {
+                case false:
+                    return false;
+                case null:
+                    var finite = g.isfinite().all();
+                    onDevice = onDevice is null ? finite : onDevice.logical_and(finite);
+                    break;
+            }
+        }
+        return onDevice is null || onDevice.item<bool>();
     }
 
     /// <summary>SGD's momentum when <see cref="TrainerConfig.Momentum"/> is unset: the seed's 0.9.</summary>
