@@ -66,13 +66,14 @@ internal unsafe interface ILanes<TV> where TV : unmanaged, ILanes<TV>
     static abstract double Total(TV acc0, TV acc1);
 }
 
-/// <summary>Loads and stores of a partial register, through a zero-padded buffer.</summary>
+/// <summary>Loads and stores of a partial register, through a padded buffer.</summary>
 internal static unsafe class Lanes
 {
-    public static TV LoadPartial<TV, T>(T* data, long i, int count) where TV : unmanaged, ILanes<TV> where T : unmanaged
+    /// <summary>The elements <c>[i, i + count)</c>, the rest of the register <paramref name="pad"/>.</summary>
+    public static TV LoadPartial<TV, T>(T* data, long i, int count, T pad) where TV : unmanaged, ILanes<TV> where T : unmanaged
     {
         T* buffer = stackalloc T[TV.Count];
-        for (int k = 0; k < TV.Count; k++) buffer[k] = k < count ? data[i + k] : default;
+        for (int k = 0; k < TV.Count; k++) buffer[k] = k < count ? data[i + k] : pad;
         return TV.Load(buffer, 0);
     }
 

@@ -53,8 +53,11 @@ public static partial class Functional
     /// The register width, in bits, the fused kernel computes with in this flow of execution: 512 (AVX-512: 16 float32
     /// or 8 float64 lanes) where .NET accelerates <see cref="System.Runtime.Intrinsics.Vector512"/> on this CPU, else 256
     /// (AVX2: 8 or 4 lanes); <see cref="UseFusedVectorBits"/> overrides it. Both widths compute every element with the
-    /// same operations (per-element losses and gradients are bit-identical); a reduced loss differs between them by
-    /// the order of its float64 sum, at the last bits.
+    /// same operations, so per-element losses and gradients are bit-identical (tested), with one exception at the last
+    /// bits: .NET's vector <c>Exp</c> (float64 lanes, and gamma outside 0..3) rounds every lane of a register differently
+    /// when one lane's argument is outside its fast range (|x| above about 709, e.g. exp(-inf) where a probability
+    /// is exactly 0 or 1), and registers of the two widths group different neighbours. A reduced loss also differs
+    /// between the widths by the order of its float64 sum. At one width, results do not depend on the thread count.
     /// </summary>
     public static int FusedVectorBits => VectorBitsOverride.Value ?? (Vector512.IsHardwareAccelerated ? 512 : 256);
 
@@ -307,9 +310,14 @@ internal static unsafe class FusedSigmoidFocal
         throw new ArgumentException("targets must be in [0, 1]", "targets"); // not reached: the guard names the values
     }
 
-    /// <summary>Loads the elements <c>[i, i + count)</c> of <paramref name="data"/>, zero-padded to a register.</summary>
+    /// <summary>
+    /// Loads the elements <c>[i, i + count)</c> of <paramref name="data"/>, padded to a register with 0.5: a value
+    /// inside every form's domain whose exp and log stay in .NET's fast range. (.NET's vector <c>Exp</c> rounds
+    /// every lane of a register differently when one lane is outside that range, so a padding of 0, whose
+    /// probability-form log is -inf, changed the last bits of the real elements beside it.)
+    /// </summary>
     private static TV LoadTail<TV>(void* data, long i, int count) where TV : unmanaged, ILanes<TV> =>
-        TV.IsSingle ? Lanes.LoadPartial<TV, float>((float*)data, i, count) : Lanes.LoadPartial<TV, double>((double*)data, i, count);
+        TV.IsSingle ? Lanes.LoadPartial<TV, float>((float*)data, i, count, 0.5f) : Lanes.LoadPartial<TV, double>((double*)data, i, count, 0.5);
 
     private static void StoreTail<TV>(TV v, void* data, long i, int count) where TV : unmanaged, ILanes<TV>
     {
