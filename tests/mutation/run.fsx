@@ -47,6 +47,7 @@ let work = Path.Combine(root, "tests", "mutation", "work")
 let functional = "src/FocalLoss.CSharp/Losses/Functional.cs"
 let trainer = "src/FocalLoss.CSharp/Training/Trainer.cs"
 let fused = "src/FocalLoss.CSharp/Losses/FusedSigmoidFocal.cs"
+let fusedOptimizer = "src/FocalLoss.CSharp/Training/FusedOptimizer.cs"
 
 /// The suite a mutant is checked against.
 type Suite =
@@ -68,6 +69,10 @@ let mutants = [
     "t = t * TV.Create(1 - p.LabelSmoothing) + TV.Create(p.LabelSmoothing / 2);", "t = t * TV.Create(1);", Properties
     "fused-mean-as-sum", "fused kernel: Mean not divided by the count", fused,
     "if (p.Reduction == Reduction.Mean) total /= n;", "if (p.Reduction == Reduction.Mean) total /= 1;", Properties
+    "fused-adam-bias-correction-dropped", "fused optimiser: Adam's second-moment bias correction dropped", fusedOptimizer,
+    "var rootCorrection2 = T.CreateChecked(Math.Sqrt(1 - Math.Pow(beta2, step)));", "var rootCorrection2 = T.One;", Xunit "FusedOptimizerTests"
+    "fused-sgd-momentum-ignored", "fused optimiser: SGD steps on the raw gradient, momentum buffer unused", fusedOptimizer,
+    "gi = fresh ? gi : T.CreateChecked(buffer[i]) * mom + gi;", "gi = gi + T.Zero * T.CreateChecked(buffer[i]) * mom;", Xunit "FusedOptimizerTests"
     // The loss itself, against the xUnit properties.
     "inner-bce-reduced", "reduction passed into the inner cross-entropy (mean(CE) * mean(weight))", functional,
     "ce_loss = -F.logsigmoid(z);", "ce_loss = Reduce(-F.logsigmoid(z), reduction);", Properties

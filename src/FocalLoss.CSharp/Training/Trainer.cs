@@ -152,8 +152,10 @@ public static class Trainer
         using var evalOnDevice = eval is null || eval.Device.ToString() == device.ToString() ? null : eval.To(device);
         var evalData = evalOnDevice ?? eval ?? data;
         var reduction = config.Reduction == BatchReduction.Sum ? Reduction.Sum : Reduction.Mean;
-        using var optimizer = CreateOptimizer(model, config);
         var parameters = model.parameters().ToArray();
+        // Small CPU models take the fused update (FusedOptimizer: one pass over each parameter, no libtorch
+        // operations); the rest TorchSharp's optimiser.
+        using IStepper optimizer = (IStepper?)FusedOptimizer.TryCreate(parameters, config) ?? new TorchStepper(CreateOptimizer(model, config));
         using var shuffle = new Generator((ulong)(config.Seed + 1));
         var n = data.Count;
         var stepsPerEpoch = (n + config.BatchSize - 1) / config.BatchSize;
@@ -180,7 +182,7 @@ public static class Trainer
                 // a batch without positives takes exactly the Sum reduction's step).
                 var summed = overPositives ? loss.Compute(inputs, targets, Reduction.Sum) : null;
                 var value = summed is null ? loss.Compute(inputs, targets, reduction) : summed / Functional.PositivesDivisor(targets, summed.dtype);
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 value.backward();
                 step++;
                 // The step is taken only from a finite loss with finite gradients, so a diverged run stops
@@ -191,7 +193,7 @@ public static class Trainer
                     divergedAt = step;
                     break;
                 }
-                optimizer.step();
+                optimizer.Step();
                 // The epoch's train loss is the mean per sample whatever the batch reduction.
                 var v = summed is null ? stepped : summed.ToDouble();
                 lossSum += config.Reduction == BatchReduction.Mean ? v * index.shape[0] : v;
