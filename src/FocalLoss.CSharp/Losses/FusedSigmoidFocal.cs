@@ -328,8 +328,8 @@ internal static unsafe class FusedSigmoidFocal
     /// <summary>
     /// <c>exp(-|x|)</c> and <c>log1p(exp(-|x|))</c>. Float64: libm-grade <see cref="ILanes{TV}.Exp"/>
     /// and <c>log1p(e) = log(u) e / (u - 1)</c>, <c>u = 1 + e</c> (exact where u rounds to 1). Float32: Cephes' expf
-    /// polynomial (results below 2^-126, at |x| > 87.3, flush to 0) and <c>log1p(e) = 2 atanh(e / (2 + e))</c> by its
-    /// series to s^13 (s &lt;= 1/3: truncation below 2^-25 relative).
+    /// polynomial (results below 2^-126, at |x| > 87.3, flush to 0) and <c>log1p(e) = e P(e)</c>, P a degree-9
+    /// polynomial (no division), both by Estrin's scheme.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (TV E, TV L) ExpAndLog1p<TV>(TV a) where TV : unmanaged, ILanes<TV>
@@ -342,16 +342,20 @@ internal static unsafe class FusedSigmoidFocal
             return (e, TV.Select(TV.Equal(d, TV.Zero), e, TV.Log(u) * e / d));
         }
         var ef = ExpNegSingle(a);
-        var s = ef / (TV.Create(2) + ef);
-        var s2 = s * s;
-        var poly = TV.Create(1f / 13);
-        poly = TV.Fma(poly, s2, TV.Create(1f / 11));
-        poly = TV.Fma(poly, s2, TV.Create(1f / 9));
-        poly = TV.Fma(poly, s2, TV.Create(1f / 7));
-        poly = TV.Fma(poly, s2, TV.Create(1f / 5));
-        poly = TV.Fma(poly, s2, TV.Create(1f / 3));
-        poly = TV.Fma(poly, s2, TV.One);
-        return (ef, TV.Create(2) * s * poly);
+        // log1p(e) = e P(e), P of degree 9 fitted on [0, 1] (Chebyshev least squares; measured relative error of
+        // e P(e) in float32 below 1.8e-7), evaluated by Estrin's scheme: its dependency chain is 5 operations
+        // deep where Horner's is 10, and the kernel is bound by the latency of its chains, not by their length.
+        var e2 = ef * ef;
+        var e4 = e2 * e2;
+        var p01 = TV.Fma(TV.Create(-0.4999990399274994f), ef, TV.Create(0.9999999953848959f));
+        var p23 = TV.Fma(TV.Create(-0.24954558865891727f), ef, TV.Create(0.3333000403477355f));
+        var p45 = TV.Fma(TV.Create(-0.15311863009316368f), ef, TV.Create(0.1967811722687091f));
+        var p67 = TV.Fma(TV.Create(-0.05706419895047738f), ef, TV.Create(0.10614264516594293f));
+        var p89 = TV.Fma(TV.Create(-0.0032563782290326074f), ef, TV.Create(0.019907159894149047f));
+        var low = TV.Fma(p23, e2, p01);
+        var high = TV.Fma(p67, e2, p45);
+        var poly = TV.Fma(TV.Fma(p89, e4, high), e4, low);
+        return (ef, ef * poly);
     }
 
     /// <summary>Cephes' expf for float32 arguments <c>-a &lt;= 0</c>: 2^n times a degree-6 polynomial of the reduced argument.</summary>
@@ -363,13 +367,13 @@ internal static unsafe class FusedSigmoidFocal
         var n = TV.Round(x * TV.Create(1.44269504088896341f));
         var r = TV.Fma(n, TV.Create(-0.693359375f), x);
         r = TV.Fma(n, TV.Create(2.12194440e-4f), r);
-        var poly = TV.Create(1.9875691500E-4f);
-        poly = TV.Fma(poly, r, TV.Create(1.3981999507E-3f));
-        poly = TV.Fma(poly, r, TV.Create(8.3334519073E-3f));
-        poly = TV.Fma(poly, r, TV.Create(4.1665795894E-2f));
-        poly = TV.Fma(poly, r, TV.Create(1.6666665459E-1f));
-        poly = TV.Fma(poly, r, TV.Create(5.0000001201E-1f));
-        var y = TV.Fma(poly, r * r, r) + TV.One;
+        // Cephes' degree-5 polynomial by Estrin's scheme (3 operations deep instead of 5).
+        var r2 = r * r;
+        var p01 = TV.Fma(TV.Create(1.6666665459E-1f), r, TV.Create(5.0000001201E-1f));
+        var p23 = TV.Fma(TV.Create(8.3334519073E-3f), r, TV.Create(4.1665795894E-2f));
+        var p45 = TV.Fma(TV.Create(1.9875691500E-4f), r, TV.Create(1.3981999507E-3f));
+        var poly = TV.Fma(TV.Fma(p45, r2, p23), r2, p01);
+        var y = TV.Fma(poly, r2, r) + TV.One;
         return TV.Select(TV.GreaterOrEqual(a, limit), TV.Zero, y * TV.PowerOfTwo(n));
     }
 
