@@ -110,8 +110,8 @@ let mutants = [
     "adam-ignores-learning-rate", "Adam runs at its default learning rate 0.001 whatever the config says", trainer,
     "optim.Adam(model.parameters(), config.LearningRate,", "optim.Adam(model.parameters(), 0.001,", Xunit "the_learning_rate_reaches_the_optimizer"
     "step-before-finite-check", "the optimiser steps before the divergence check, so a diverged run keeps NaN weights", trainer,
-    "if (!double.IsFinite(stepped) || !GradientsAreFinite(parameters))\n                {\n                    divergedAt = step;\n                    break;\n                }\n                optimizer.step();",
-    "optimizer.step();\n                if (!double.IsFinite(stepped) || !GradientsAreFinite(parameters))\n                {\n                    divergedAt = step;\n                    break;\n                }", Xunit "a_diverged_run_keeps_its_last_finite_weights"
+    "if (!double.IsFinite(stepped) || !GradientsAreFinite(parameters))\n                {\n                    divergedAt = step;\n                    break;\n                }\n                optimizer.Step();",
+    "optimizer.Step();\n                if (!double.IsFinite(stepped) || !GradientsAreFinite(parameters))\n                {\n                    divergedAt = step;\n                    break;\n                }", Xunit "a_diverged_run_keeps_its_last_finite_weights"
     "pairs-other-seed", "a setting is paired with the cross-entropy run of another seed", "src/Analysis.FSharp/Frames.fs",
     "let baselineIdOf (r: RunRecord) = runIdOf (baselineOf r.Config) (", "let baselineIdOf (r: RunRecord) = runIdOf { baselineOf r.Config with Seed = (r.Config.Seed + 1) % 5 } (", Expecto "frames and verdicts on constructed runs"
     "significant-unadjusted", "a difference counts as significant on its raw p-value, without Holm's adjustment", "src/Analysis.FSharp/Frames.fs",
