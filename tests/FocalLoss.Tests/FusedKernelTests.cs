@@ -319,4 +319,37 @@ public class FusedKernelTests
             Assert.Equal(256, Functional.FusedVectorBits);
         Assert.Equal(outer, Functional.FusedVectorBits);
     }
+
+    [Fact]
+    public void scopes_disposed_out_of_order_leave_no_stale_override()
+    {
+        // Break test: disposing the outer scope first used to restore its predecessor's value and leave the inner
+        // scope's "previous" (the outer value) in force after both were closed.
+        var kernel = Functional.CurrentKernel;
+        var a = Functional.UseKernel(FocalKernel.Fused);
+        var b = Functional.UseKernel(FocalKernel.Composite);
+        a.Dispose();
+        Assert.Equal(FocalKernel.Composite, Functional.CurrentKernel); // the inner scope is still open
+        b.Dispose();
+        Assert.Equal(kernel, Functional.CurrentKernel);
+        var bits = Functional.FusedVectorBits;
+        var c = Functional.UseFusedVectorBits(256);
+        var d = Functional.UseFusedVectorBits(256);
+        c.Dispose();
+        d.Dispose();
+        c.Dispose();
+        Assert.Equal(bits, Functional.FusedVectorBits);
+    }
+
+    [Fact]
+    public void forcing_the_fused_kernel_on_probabilities_it_cannot_serve_names_probabilities()
+    {
+        using var _ = Functional.UseKernel(FocalKernel.Fused);
+        using var p = full(new long[] { 4, 3 }, 0.5f).t();   // a transposed view: not contiguous
+        using var t = zeros(3, 4);
+        var error = Assert.Throws<ArgumentException>(() => Functional.focal_loss_from_probabilities(p, t));
+        Assert.Equal("probabilities", error.ParamName);
+        Assert.Contains("probabilities are not contiguous", error.Message);
+        Assert.Throws<ArgumentException>(() => Functional.Kernel = (FocalKernel)9);
+    }
 }

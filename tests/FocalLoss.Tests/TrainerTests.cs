@@ -99,12 +99,50 @@ public class TrainerTests
         using var test = Synthetic.SeedLine(500, seed: 1);
         using var loss = Losses.FocalLossFromProbabilities();
         var (model, result) = Trainer.Run(() => new LinearNet(1), loss, train, test, Fast with { LearningRate = 1e6, Reduction = BatchReduction.Sum });
+        AssertDivergedWithFiniteWeights(model, result, test);
+    }
+
+    [Fact]
+    public void a_diverged_run_of_a_model_on_torchsharps_optimiser_keeps_its_last_finite_weights_too()
+    {
+        // 66,561 parameter elements: above FusedOptimizer.MaxElements, so TorchSharp's SGD takes the steps and only
+        // the trainer's own check (before the step) keeps the weights finite.
+        using var train = Synthetic.SeedLine(1000, seed: 0);
+        using var test = Synthetic.SeedLine(500, seed: 1);
+        using var loss = Losses.FocalLossFromProbabilities();
+        var (model, result) = Trainer.Run(() => new Mlp(1, 1, 256, 256), loss, train, test, Fast with { LearningRate = 1e6, Reduction = BatchReduction.Sum });
+        Assert.True(model.parameters().Sum(p => p.numel()) > FusedOptimizer.MaxElements);
+        AssertDivergedWithFiniteWeights(model, result, test);
+    }
+
+    [Theory]
+    [InlineData(false, 1e38)]
+    [InlineData(true, 1e30)]
+    public void a_step_that_would_overflow_the_weights_is_not_taken_and_nan_outputs_end_the_run_as_diverged(bool onProbabilities, double learningRate)
+    {
+        // The break test's cases. Finite loss and gradients, but a learning rate that sends the weights past float32's
+        // range: the fused optimiser refuses the step, so the run ends diverged with the last finite weights. On
+        // probabilities, weights that stay finite can still give NaN outputs, which the loss refuses as outside
+        // [0, 1]: the trainer reports that as a divergence too, not as an exception.
+        manual_seed(4);
+        using var features = randn(203, 4) * 100;
+        using var labels = (rand(203) < 0.3).to_type(ScalarType.Float32);
+        using var train = new TensorDataset("wide", features, labels, 2);
+        using var probabilityLoss = Losses.FocalLossFromProbabilities();
+        using var logitLoss = Losses.SigmoidFocalLoss();
+        ILossFunction loss = onProbabilities ? probabilityLoss : logitLoss;
+        var (model, result) = Trainer.Run(() => new Mlp(4, 1, 16), loss, train, null, Fast with { Epochs = 3, LearningRate = learningRate, Reduction = BatchReduction.Sum });
+        AssertDivergedWithFiniteWeights(model, result, train);
+    }
+
+    private static void AssertDivergedWithFiniteWeights(nn.Module<Tensor, Tensor> model, TrainResult result, TensorDataset test)
+    {
         using (model)
         {
             Assert.True(result.Diverged);
             foreach (var (name, p) in model.named_parameters())
                 Assert.True(p.isfinite().all().item<bool>(), $"parameter {name} is not finite after divergence");
-            Assert.Equal(Trainer.Evaluate(model, test), result.FinalMetrics);
+            Assert.Equal(Trainer.EvaluateIfFinite(model, test) ?? new Dictionary<string, double>(), result.FinalMetrics);
         }
     }
 
@@ -146,6 +184,23 @@ public class TrainerTests
         }
         using (var model = Overflowing())
             Assert.Null(Trainer.EvaluateIfFinite(model, nan));
+    }
+
+    [Fact]
+    public void nan_outputs_under_a_loss_on_probabilities_end_the_run_as_diverged_instead_of_throwing()
+    {
+        // The loss on probabilities refuses NaN ones as outside [0, 1] (break test): in training they are a divergence.
+        using var loss = Losses.FocalLossFromProbabilities();
+        using var nan = Points(2, -2);
+        using var model = Overflowing();
+        var result = Trainer.Fit(model, loss, nan, null, Fast with { LearningRate = 1e-30 });
+        Assert.True(result.Diverged);
+        Assert.Equal(1, result.DivergedAtStep);
+        Assert.Empty(result.FinalMetrics);
+        // Outside training, NaN probabilities stay an input error naming the parameter.
+        using var probabilities = tensor(new[] { float.NaN, 0.5f });
+        using var targets = tensor(new[] { 0f, 1f });
+        Assert.Equal("probabilities", Assert.Throws<ArgumentException>(() => Functional.focal_loss_from_probabilities(probabilities, targets)).ParamName);
     }
 
     [Fact]

@@ -70,9 +70,9 @@ let mutants = [
     "fused-mean-as-sum", "fused kernel: Mean not divided by the count", fused,
     "if (p.Reduction == Reduction.Mean) total /= n;", "if (p.Reduction == Reduction.Mean) total /= 1;", Properties
     "fused-adam-bias-correction-dropped", "fused optimiser: Adam's second-moment bias correction dropped", fusedOptimizer,
-    "var rootCorrection2 = T.CreateChecked(Math.Sqrt(1 - Math.Pow(beta2, step)));", "var rootCorrection2 = T.One;", Xunit "FusedOptimizerTests"
+    "var rootCorrection2 = T.CreateChecked(Math.Sqrt(1 - Math.Pow(beta2, t)));", "var rootCorrection2 = T.One;", Xunit "FusedOptimizerTests"
     "fused-sgd-momentum-ignored", "fused optimiser: SGD steps on the raw gradient, momentum buffer unused", fusedOptimizer,
-    "gi = fresh ? gi : T.CreateChecked(buffer[i]) * mom + gi;", "gi = gi + T.Zero * T.CreateChecked(buffer[i]) * mom;", Xunit "FusedOptimizerTests"
+    "gi = buffer is null ? gi : T.CreateChecked(buffer[i]) * mom + gi;", "gi = buffer is null ? gi : gi + T.Zero * T.CreateChecked(buffer[i]) * mom;", Xunit "FusedOptimizerTests"
     // The loss itself, against the xUnit properties.
     "inner-bce-reduced", "reduction passed into the inner cross-entropy (mean(CE) * mean(weight))", functional,
     "ce_loss = -F.logsigmoid(z);", "ce_loss = Reduce(-F.logsigmoid(z), reduction);", Properties
@@ -110,8 +110,12 @@ let mutants = [
     "adam-ignores-learning-rate", "Adam runs at its default learning rate 0.001 whatever the config says", trainer,
     "optim.Adam(model.parameters(), config.LearningRate,", "optim.Adam(model.parameters(), 0.001,", Xunit "the_learning_rate_reaches_the_optimizer"
     "step-before-finite-check", "the optimiser steps before the divergence check, so a diverged run keeps NaN weights", trainer,
-    "if (!double.IsFinite(stepped) || !GradientsAreFinite(parameters))\n                {\n                    divergedAt = step;\n                    break;\n                }\n                optimizer.Step();",
-    "optimizer.Step();\n                if (!double.IsFinite(stepped) || !GradientsAreFinite(parameters))\n                {\n                    divergedAt = step;\n                    break;\n                }", Xunit "a_diverged_run_keeps_its_last_finite_weights"
+    "                var stepped = value.ToDouble();\n                if (!double.IsFinite(stepped) || !GradientsAreFinite(parameters))",
+    "                var stepped = value.ToDouble();\n                optimizer.Step();\n                if (!double.IsFinite(stepped) || !GradientsAreFinite(parameters))", Xunit "a_diverged_run"
+    "fused-step-overflow-applied", "fused optimiser: a step that makes a weight non-finite is written anyway", fusedOptimizer,
+    "            if (!finite) return false;", "            if (!finite && false) return false;", Xunit "TrainerTests"
+    "probability-nan-outputs-throw", "NaN model outputs under a loss on probabilities stop training with an exception, not as a divergence", trainer,
+    "catch (ArgumentException) when (!TensorMemory.AllFinite(output))", "catch (ArgumentException) when (false && !TensorMemory.AllFinite(output))", Xunit "TrainerTests"
     "pairs-other-seed", "a setting is paired with the cross-entropy run of another seed", "src/Analysis.FSharp/Frames.fs",
     "let baselineIdOf (r: RunRecord) = runIdOf (baselineOf r.Config) (", "let baselineIdOf (r: RunRecord) = runIdOf { baselineOf r.Config with Seed = (r.Config.Seed + 1) % 5 } (", Expecto "frames and verdicts on constructed runs"
     "significant-unadjusted", "a difference counts as significant on its raw p-value, without Holm's adjustment", "src/Analysis.FSharp/Frames.fs",

@@ -38,6 +38,14 @@ internal static unsafe class TensorMemory
         };
     }
 
+    /// <summary>Whether every element is finite: in place where <see cref="AllFiniteInPlace"/> can read it, else by a reduction.</summary>
+    public static bool AllFinite(Tensor t)
+    {
+        if (AllFiniteInPlace(t) is { } inPlace) return inPlace;
+        using var finite = t.isfinite().all();
+        return finite.item<bool>();
+    }
+
     /// <summary><c>x - x</c> is 0 for a finite x and NaN for +-inf and NaN; NaN survives the sum.</summary>
     private static bool AllFinite<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -98,7 +98,7 @@ public static partial class Functional
     {
         TorchRuntime.EnsureLoaded();
         CheckBinary(probabilities, nameof(probabilities), targets, alpha, gamma, reduction);
-        if (SigmoidFocalPath(probabilities, targets) == FocalKernel.Fused)
+        if (SigmoidFocalPath(probabilities, targets, nameof(probabilities)) == FocalKernel.Fused)
             // The same formula in one pass each way; both inputs are range-checked inside the forward pass.
             return FusedSigmoidFocal.Apply(probabilities, targets, new FocalParameters(alpha ?? double.NaN, gamma, 0, reduction, OnProbabilities: true));
         Guard.InUnitInterval(targets, nameof(targets));

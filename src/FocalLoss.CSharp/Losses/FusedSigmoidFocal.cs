@@ -20,34 +20,44 @@ public enum FocalKernel
 
 public static partial class Functional
 {
-    private static readonly AsyncLocal<FocalKernel?> KernelOverride = new();
+    private static readonly ScopedOverride<FocalKernel> KernelOverride = new();
+    private static FocalKernel? kernel;
 
     /// <summary>
     /// The process-wide choice of implementation for <see cref="sigmoid_focal_loss"/>: <see cref="FocalKernel.Auto"/>
-    /// (default, or the environment variable <c>FOCAL_KERNEL</c> = <c>auto</c>, <c>composite</c> or <c>fused</c>).
-    /// <see cref="UseKernel"/> overrides it for one flow of execution. Both implementations compute the same
-    /// function (same guards, same semantics); they differ in rounding only (the fused kernel works in the inputs'
-    /// precision, sums in float64 and in a fixed order).
+    /// (default, or the environment variable <c>FOCAL_KERNEL</c> = <c>auto</c>, <c>composite</c> or <c>fused</c>, read
+    /// at first use; another value makes every focal-loss call fail with an <see cref="ArgumentException"/> naming
+    /// it, and leaves the rest of <see cref="Functional"/> working). <see cref="UseKernel"/> overrides it for one flow
+    /// of execution. Both implementations compute the same function (same guards, same semantics); they differ in
+    /// rounding only (the fused kernel works in the inputs' precision, sums in float64 and in a fixed order).
     /// </summary>
-    public static FocalKernel Kernel { get; set; } = KernelFromEnvironment();
+    public static FocalKernel Kernel
+    {
+        get => kernel ??= KernelFromEnvironment();
+        set
+        {
+            if (!Enum.IsDefined(value))
+                throw new ArgumentException($"Kernel must be Auto, Composite or Fused, got {(int)value}", nameof(Kernel));
+            kernel = value;
+        }
+    }
 
-    /// <summary>The implementation in force for this flow of execution: the <see cref="UseKernel"/> override, else <see cref="Kernel"/>.</summary>
+    /// <summary>The implementation in force for this flow of execution: the innermost open <see cref="UseKernel"/> override, else <see cref="Kernel"/>.</summary>
     public static FocalKernel CurrentKernel => KernelOverride.Value ?? Kernel;
 
     /// <summary>
-    /// Overrides <see cref="Kernel"/> for this thread and the tasks it starts, until the returned scope is
-    /// disposed (scopes nest; disposal restores the previous choice). For tests: run the same check on both paths.
+    /// Overrides <see cref="Kernel"/> for this thread and the tasks it starts, until the returned scope is disposed.
+    /// Scopes nest and may be disposed in any order: the innermost scope still open is in force. For tests: run
+    /// the same check on both paths.
     /// </summary>
     public static IDisposable UseKernel(FocalKernel kernel)
     {
         if (!Enum.IsDefined(kernel))
             throw new ArgumentException($"kernel must be Auto, Composite or Fused, got {(int)kernel}", nameof(kernel));
-        var previous = KernelOverride.Value;
-        KernelOverride.Value = kernel;
-        return new Scope(() => KernelOverride.Value = previous);
+        return KernelOverride.Push(kernel);
     }
 
-    private static readonly AsyncLocal<int?> VectorBitsOverride = new();
+    private static readonly ScopedOverride<int> VectorBitsOverride = new();
 
     /// <summary>
     /// The register width, in bits, the fused kernel computes with in this flow of execution: 512 (AVX-512: 16 float32
@@ -55,33 +65,23 @@ public static partial class Functional
     /// (AVX2: 8 or 4 lanes); <see cref="UseFusedVectorBits"/> overrides it. Both widths compute every element with the
     /// same operations, so per-element losses and gradients are bit-identical (tested), with one exception at the last
     /// bits: .NET's vector <c>Exp</c> (float64 lanes, and gamma outside 0..3) rounds every lane of a register differently
-    /// when one lane's argument is outside its fast range (|x| above about 709, e.g. exp(-inf) where a probability
-    /// is exactly 0 or 1), and registers of the two widths group different neighbours. A reduced loss also differs
+    /// when one lane's argument is outside its fast range or NaN (an exponent below about -708: exp(-inf) where a
+    /// probability is exactly 0 or 1, float64 logits beyond about 708, or gamma log m that low, e.g. gamma 4.2 from
+    /// logits of about 170), and registers of the two widths group different neighbours. A reduced loss also differs
     /// between the widths by the order of its float64 sum. At one width, results do not depend on the thread count.
     /// </summary>
     public static int FusedVectorBits => VectorBitsOverride.Value ?? (Vector512.IsHardwareAccelerated ? 512 : 256);
 
     /// <summary>Overrides <see cref="FusedVectorBits"/> (256, or 512 where this CPU accelerates it) for this thread and the
-    /// tasks it starts, until the returned scope is disposed: for tests and benchmarks of both widths.</summary>
+    /// tasks it starts, until the returned scope is disposed (any order, as <see cref="UseKernel"/>): for tests and
+    /// benchmarks of both widths.</summary>
     public static IDisposable UseFusedVectorBits(int bits)
     {
         if (bits is not (256 or 512))
             throw new ArgumentOutOfRangeException(nameof(bits), bits, $"bits must be 256 or 512, got {bits}");
         if (bits == 512 && !Vector512.IsHardwareAccelerated)
             throw new ArgumentOutOfRangeException(nameof(bits), bits, "bits is 512, but .NET does not accelerate Vector512 on this CPU; use 256");
-        var previous = VectorBitsOverride.Value;
-        VectorBitsOverride.Value = bits;
-        return new Scope(() => VectorBitsOverride.Value = previous);
-    }
-
-    private sealed class Scope(Action restore) : IDisposable
-    {
-        private int disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref disposed, 1) == 0) restore();
-        }
+        return VectorBitsOverride.Push(bits);
     }
 
     private static FocalKernel KernelFromEnvironment()
@@ -102,12 +102,12 @@ public static partial class Functional
     /// It serves contiguous float32 and float64 tensors on the CPU whose targets do not require a gradient.
     /// Double backward is served too: a backward under <c>create_graph</c> is recomputed by the composite.
     /// </summary>
-    public static string? FusedIneligibility(Tensor inputs, Tensor targets)
+    public static string? FusedIneligibility(Tensor inputs, Tensor targets, string inputName = "inputs")
     {
-        if (inputs.device_type != DeviceType.CPU) return $"inputs are on {inputs.device}, the fused kernel runs on the CPU";
-        if (inputs.dtype is not (ScalarType.Float32 or ScalarType.Float64)) return $"inputs are {inputs.dtype}, the fused kernel takes Float32 or Float64";
-        if (targets.dtype != inputs.dtype || targets.device_type != DeviceType.CPU) return "targets differ from inputs in dtype or device";
-        if (!inputs.is_contiguous()) return "inputs are not contiguous";
+        if (inputs.device_type != DeviceType.CPU) return $"{inputName} are on {inputs.device}, the fused kernel runs on the CPU";
+        if (inputs.dtype is not (ScalarType.Float32 or ScalarType.Float64)) return $"{inputName} are {inputs.dtype}, the fused kernel takes Float32 or Float64";
+        if (targets.dtype != inputs.dtype || targets.device_type != DeviceType.CPU) return $"targets differ from {inputName} in dtype or device";
+        if (!inputs.is_contiguous()) return $"{inputName} are not contiguous";
         if (!targets.is_contiguous()) return "targets are not contiguous";
         if (targets.requires_grad) return "targets require a gradient";
         if (!FusedSigmoidFocal.Available) return "this CPU lacks AVX2 and FMA";
@@ -116,20 +116,54 @@ public static partial class Functional
 
     /// <summary>The implementation <see cref="sigmoid_focal_loss"/> runs for these tensors under <see cref="CurrentKernel"/>
     /// (<see cref="FocalKernel.Fused"/> or <see cref="FocalKernel.Composite"/>); throws where Fused is forced and cannot serve them.</summary>
-    public static FocalKernel SigmoidFocalPath(Tensor inputs, Tensor targets)
+    public static FocalKernel SigmoidFocalPath(Tensor inputs, Tensor targets, string inputName = "inputs")
     {
         switch (CurrentKernel)
         {
             case FocalKernel.Composite:
                 return FocalKernel.Composite;
             case FocalKernel.Fused:
-                var why = FusedIneligibility(inputs, targets);
+                var why = FusedIneligibility(inputs, targets, inputName);
                 if (why is not null)
                     throw new ArgumentException($"Functional.Kernel is Fused, but {why}; use FocalKernel.Auto to fall back to the composite",
-                        why.StartsWith("targets", StringComparison.Ordinal) ? nameof(targets) : nameof(inputs));
+                        why.StartsWith("targets", StringComparison.Ordinal) ? nameof(targets) : inputName);
                 return FocalKernel.Fused;
             default:
-                return FusedIneligibility(inputs, targets) is null ? FocalKernel.Fused : FocalKernel.Composite;
+                return FusedIneligibility(inputs, targets, inputName) is null ? FocalKernel.Fused : FocalKernel.Composite;
+        }
+    }
+}
+
+/// <summary>
+/// A per-flow override (an <see cref="AsyncLocal{T}"/> stack of open scopes): <see cref="Push"/> opens a scope, disposing
+/// it removes that scope wherever it is in the stack, so scopes disposed out of order never leave a stale value.
+/// </summary>
+internal sealed class ScopedOverride<T> where T : struct
+{
+    private sealed record Entry(T Value, Entry? Next, object Id);
+
+    private readonly AsyncLocal<Entry?> top = new();
+
+    /// <summary>The innermost open scope's value in this flow, or null.</summary>
+    public T? Value => top.Value?.Value;
+
+    public IDisposable Push(T value)
+    {
+        var id = new object();
+        top.Value = new Entry(value, top.Value, id);
+        return new Scope(this, id);
+    }
+
+    private static Entry? Without(Entry? entry, object id) =>
+        entry is null ? null : ReferenceEquals(entry.Id, id) ? entry.Next : entry with { Next = Without(entry.Next, id) };
+
+    private sealed class Scope(ScopedOverride<T> owner, object id) : IDisposable
+    {
+        private int disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) == 0) owner.top.Value = Without(owner.top.Value, id);
         }
     }
 }

@@ -178,10 +178,22 @@ public static class Trainer
                 var output = model.call(data.Features.index_select(0, index));
                 var inputs = loss.Input == LossInput.Probabilities ? output.sigmoid() : output;
                 var targets = data.Labels.index_select(0, index);
-                // SumOverPositives: the summed loss divided by max(1, positives) once, here (the loss's own Sum, so
-                // a batch without positives takes exactly the Sum reduction's step).
-                var summed = overPositives ? loss.Compute(inputs, targets, Reduction.Sum) : null;
-                var value = summed is null ? loss.Compute(inputs, targets, reduction) : summed / Functional.PositivesDivisor(targets, summed.dtype);
+                Tensor? summed, value;
+                try
+                {
+                    // SumOverPositives: the summed loss divided by max(1, positives) once, here (the loss's own Sum,
+                    // so a batch without positives takes exactly the Sum reduction's step).
+                    summed = overPositives ? loss.Compute(inputs, targets, Reduction.Sum) : null;
+                    value = summed is null ? loss.Compute(inputs, targets, reduction) : summed / Functional.PositivesDivisor(targets, summed.dtype);
+                }
+                catch (ArgumentException) when (!TensorMemory.AllFinite(output))
+                {
+                    // A loss on probabilities refuses NaN ones as out of [0, 1]; NaN model outputs mean the run has
+                    // diverged (finite weights whose layers overflow), which is data, not an input error.
+                    step++;
+                    divergedAt = step;
+                    break;
+                }
                 optimizer.ZeroGrad();
                 value.backward();
                 step++;
@@ -193,7 +205,12 @@ public static class Trainer
                     divergedAt = step;
                     break;
                 }
-                optimizer.Step();
+                // The fused optimiser also refuses a step that would make a weight non-finite (nothing changes then).
+                if (!optimizer.Step())
+                {
+                    divergedAt = step;
+                    break;
+                }
                 // The epoch's train loss is the mean per sample whatever the batch reduction.
                 var v = summed is null ? stepped : summed.ToDouble();
                 lossSum += config.Reduction == BatchReduction.Mean ? v * index.shape[0] : v;
