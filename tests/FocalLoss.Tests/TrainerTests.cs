@@ -116,9 +116,11 @@ public class TrainerTests
     }
 
     [Theory]
-    [InlineData(false, 1e38)]
-    [InlineData(true, 1e30)]
-    public void a_step_that_would_overflow_the_weights_is_not_taken_and_nan_outputs_end_the_run_as_diverged(bool onProbabilities, double learningRate)
+    [InlineData(false, 1e38, false)]
+    [InlineData(true, 1e30, false)]
+    [InlineData(false, 1e38, true)]
+    [InlineData(true, 1e30, true)]
+    public void a_step_that_would_overflow_the_weights_is_not_taken_and_nan_outputs_end_the_run_as_diverged(bool onProbabilities, double learningRate, bool onTorchSharpsOptimiser)
     {
         // The break test's cases. Finite loss and gradients, but a learning rate that sends the weights past float32's
         // range: the fused optimiser refuses the step, so the run ends diverged with the last finite weights. On
@@ -131,8 +133,25 @@ public class TrainerTests
         using var probabilityLoss = Losses.FocalLossFromProbabilities();
         using var logitLoss = Losses.SigmoidFocalLoss();
         ILossFunction loss = onProbabilities ? probabilityLoss : logitLoss;
-        var (model, result) = Trainer.Run(() => new Mlp(4, 1, 16), loss, train, null, Fast with { Epochs = 3, LearningRate = learningRate, Reduction = BatchReduction.Sum });
+        // Mlp(4, 1, 256, 256): 67,329 parameter elements, above FusedOptimizer.MaxElements (TorchSharp's SGD steps it).
+        var (model, result) = Trainer.Run(() => onTorchSharpsOptimiser ? new Mlp(4, 1, 256, 256) : new Mlp(4, 1, 16), loss, train, null,
+            Fast with { Epochs = 3, LearningRate = learningRate, Reduction = BatchReduction.Sum });
         AssertDivergedWithFiniteWeights(model, result, train);
+    }
+
+    [Theory]
+    [InlineData(OptimizerKind.Sgd, 1e300, false)]
+    [InlineData(OptimizerKind.Sgd, 1e300, true)]
+    [InlineData(OptimizerKind.Adam, 1e38, false)]
+    [InlineData(OptimizerKind.Adam, 1e38, true)]
+    public void hyper_parameters_float32_cannot_hold_are_refused_before_training_naming_the_config(OptimizerKind optimizer, double learningRate, bool large)
+    {
+        using var train = Synthetic.SeedLine(100, seed: 0);
+        using var loss = Losses.SigmoidFocalLoss();
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Trainer.Run(() => large ? new Mlp(1, 1, 256, 256) : new Mlp(1, 1, 16), loss, train, null, Fast with { Optimizer = optimizer, LearningRate = learningRate }));
+        Assert.Equal("config", error.ParamName);
+        Assert.Contains("LearningRate must be at most", error.Message);
     }
 
     private static void AssertDivergedWithFiniteWeights(nn.Module<Tensor, Tensor> model, TrainResult result, TensorDataset test)

@@ -26,8 +26,9 @@ public static partial class Functional
     /// <summary>
     /// The process-wide choice of implementation for <see cref="sigmoid_focal_loss"/>: <see cref="FocalKernel.Auto"/>
     /// (default, or the environment variable <c>FOCAL_KERNEL</c> = <c>auto</c>, <c>composite</c> or <c>fused</c>, read
-    /// at first use; another value makes every focal-loss call fail with an <see cref="ArgumentException"/> naming
-    /// it, and leaves the rest of <see cref="Functional"/> working). <see cref="UseKernel"/> overrides it for one flow
+    /// at first use; another value makes every call through <see cref="sigmoid_focal_loss"/> or
+    /// <see cref="focal_loss_from_probabilities"/> (the balanced cross-entropy is sigmoid focal loss at gamma 0) fail with
+    /// an <see cref="ArgumentException"/> naming it, and leaves the rest of <see cref="Functional"/> working). <see cref="UseKernel"/> overrides it for one flow
     /// of execution. Both implementations compute the same function (same guards, same semantics); they differ in
     /// rounding only (the fused kernel works in the inputs' precision, sums in float64 and in a fixed order).
     /// </summary>
@@ -47,8 +48,9 @@ public static partial class Functional
 
     /// <summary>
     /// Overrides <see cref="Kernel"/> for this thread and the tasks it starts, until the returned scope is disposed.
-    /// Scopes nest and may be disposed in any order: the innermost scope still open is in force. For tests: run
-    /// the same check on both paths.
+    /// Scopes nest and may be disposed in any order: the innermost scope still open is in force. Dispose a scope in
+    /// the flow of execution that opened it (the override is per flow: disposing it inside a task it started ends it
+    /// for that task only). For tests: run the same check on both paths.
     /// </summary>
     public static IDisposable UseKernel(FocalKernel kernel)
     {

@@ -13,15 +13,28 @@ internal interface IStepper : IDisposable
     bool Step();
 }
 
-/// <summary>TorchSharp's own optimiser (any device, any size); its steps are always taken.</summary>
-internal sealed class TorchStepper(optim.Optimizer optimizer) : IStepper
+/// <summary>
+/// TorchSharp's own optimiser (any device, any size), guarded as the fused one is: the parameters are copied before
+/// the step and put back when the step made one of them non-finite (then <see cref="Step"/> returns false). The copy
+/// costs one clone per parameter and step; the check reads CPU parameters in place and reduces device ones with
+/// one host synchronisation for all of them.
+/// </summary>
+internal sealed class TorchStepper(optim.Optimizer optimizer, TorchSharp.Modules.Parameter[] parameters) : IStepper
 {
     public void ZeroGrad() => optimizer.zero_grad();
 
     public bool Step()
     {
+        using var scope = NewDisposeScope();
+        Tensor[] before;
+        using (no_grad())
+            before = parameters.Select(p => p.detach().clone()).ToArray();
         optimizer.step();
-        return true;
+        if (Trainer.AllFinite(parameters)) return true;
+        using (no_grad())
+            for (var k = 0; k < parameters.Length; k++)
+                parameters[k].copy_(before[k]);
+        return false;
     }
 
     public void Dispose() => optimizer.Dispose();
@@ -68,10 +81,7 @@ internal sealed unsafe class FusedOptimizer : IStepper
         proposed = new double[]?[parameters.Length];
     }
 
-    /// <summary>
-    /// The fused optimiser for these parameters, or null where it does not apply (then use TorchSharp's). Like
-    /// TorchSharp's optimisers on float32 parameters, it refuses hyper-parameters float32 cannot hold, naming them.
-    /// </summary>
+    /// <summary>The fused optimiser for these parameters, or null where it does not apply (then use TorchSharp's).</summary>
     public static FusedOptimizer? TryCreate(TorchSharp.Modules.Parameter[] parameters, TrainerConfig config)
     {
         long total = 0;
@@ -81,13 +91,6 @@ internal sealed unsafe class FusedOptimizer : IStepper
             total += p.numel();
         }
         if (total > MaxElements || config.Optimizer is not (OptimizerKind.Sgd or OptimizerKind.Adam)) return null;
-        if (parameters.Any(p => p.dtype == ScalarType.Float32))
-        {
-            if (config.LearningRate > float.MaxValue)
-                throw new ArgumentOutOfRangeException(nameof(config), $"LearningRate {config.LearningRate:R} overflows the float32 parameters (largest float32 {float.MaxValue:R})");
-            if (config.WeightDecay > float.MaxValue)
-                throw new ArgumentOutOfRangeException(nameof(config), $"WeightDecay {config.WeightDecay:R} overflows the float32 parameters (largest float32 {float.MaxValue:R})");
-        }
         return new FusedOptimizer(parameters, config);
     }
 
@@ -114,6 +117,12 @@ internal sealed unsafe class FusedOptimizer : IStepper
             {
                 var grad = grads[k] = parameters[k].grad;
                 if (grad is null && !seen[k]) continue;
+                if (grad is not null && grad.is_sparse)
+                {
+                    grads[k] = grad.to_dense();
+                    grad.Dispose();
+                    grad = grads[k];
+                }
                 if (grad is not null && (!grad.is_contiguous() || grad.dtype != parameters[k].dtype))
                     throw new InvalidOperationException($"parameter {k}'s gradient is not a contiguous {parameters[k].dtype} tensor");
                 var n = checked((int)parameters[k].numel());

@@ -155,7 +155,8 @@ public static class Trainer
         var parameters = model.parameters().ToArray();
         // Small CPU models take the fused update (FusedOptimizer: one pass over each parameter, no libtorch
         // operations); the rest TorchSharp's optimiser.
-        using IStepper optimizer = (IStepper?)FusedOptimizer.TryCreate(parameters, config) ?? new TorchStepper(CreateOptimizer(model, config));
+        CheckHyperParametersFit(parameters, config);
+        using IStepper optimizer = (IStepper?)FusedOptimizer.TryCreate(parameters, config) ?? new TorchStepper(CreateOptimizer(model, config), parameters);
         using var shuffle = new Generator((ulong)(config.Seed + 1));
         var n = data.Count;
         var stepsPerEpoch = (n + config.BatchSize - 1) / config.BatchSize;
@@ -334,26 +335,48 @@ public static class Trainer
 
     /// <summary>
     /// Every gradient is finite. Contiguous float CPU gradients are read in place (no libtorch operation, no host
-    /// synchronisation); the others (CUDA) are reduced on their device with one host synchronisation for all of them.
+    /// synchronisation); the others (CUDA, sparse) are reduced on their device with one host synchronisation for all.
     /// </summary>
-    private static bool GradientsAreFinite(TorchSharp.Modules.Parameter[] parameters)
+    private static bool GradientsAreFinite(TorchSharp.Modules.Parameter[] parameters) =>
+        AllFinite(parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!));
+
+    /// <summary>Every element of every tensor is finite: in place where <see cref="TensorMemory.AllFiniteInPlace"/> can
+    /// read it, else one reduction per tensor and one host synchronisation for all of them. Disposes the tensors'
+    /// wrappers it is given through the enumeration's dispose scope.</summary>
+    internal static bool AllFinite(IEnumerable<Tensor> tensors)
     {
         using var scope = NewDisposeScope();
         Tensor? onDevice = null;
-        foreach (var p in parameters)
+        foreach (var t in tensors)
         {
-            if (p.grad is not { } g) continue;
-            switch (TensorMemory.AllFiniteInPlace(g))
+            var dense = t.is_sparse ? t.to_dense() : t;
+            switch (TensorMemory.AllFiniteInPlace(dense))
             {
                 case false:
                     return false;
                 case null:
-                    var finite = g.isfinite().all();
+                    var finite = dense.isfinite().all();
                     onDevice = onDevice is null ? finite : onDevice.logical_and(finite);
                     break;
             }
         }
         return onDevice is null || onDevice.item<bool>();
+    }
+
+    /// <summary>
+    /// Refuses, before any step, hyper-parameters that float32 parameters cannot hold: TorchSharp's optimisers would
+    /// throw at the first step (an overflow converting the scalar), the fused one would diverge at once. Adam's first
+    /// step multiplies the learning rate by 1 / (1 - beta1) = 10.
+    /// </summary>
+    private static void CheckHyperParametersFit(TorchSharp.Modules.Parameter[] parameters, TrainerConfig config)
+    {
+        if (!parameters.Any(p => p.dtype == ScalarType.Float32)) return;
+        var largest = config.Optimizer == OptimizerKind.Adam ? float.MaxValue / 10.0 : float.MaxValue;
+        if (config.LearningRate > largest)
+            throw new ArgumentOutOfRangeException(nameof(config),
+                $"LearningRate must be at most {largest:R} for float32 parameters with {config.Optimizer} (its step would overflow float32), got {config.LearningRate:R}");
+        if (config.WeightDecay > float.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(config), $"WeightDecay must be at most {float.MaxValue:R} for float32 parameters, got {config.WeightDecay:R}");
     }
 
     /// <summary>SGD's momentum when <see cref="TrainerConfig.Momentum"/> is unset: the seed's 0.9.</summary>
