@@ -38,30 +38,12 @@ internal static unsafe class TensorMemory
         };
     }
 
-    /// <summary>
-    /// Every element of every tensor is finite: read in place where <see cref="AllFiniteInPlace"/> can (no libtorch
-    /// operation, no host synchronisation), else one reduction per tensor (sparse ones densified) and one host
-    /// synchronisation for all of them. Tensors the enumeration creates (e.g. gradient wrappers) are disposed with
-    /// the dispose scope it runs in.
-    /// </summary>
-    public static bool AllFinite(IEnumerable<Tensor> tensors)
+    /// <summary>Whether every element is finite: in place where <see cref="AllFiniteInPlace"/> can read it, else by a reduction.</summary>
+    public static bool AllFinite(Tensor t)
     {
-        using var scope = NewDisposeScope();
-        Tensor? onDevice = null;
-        foreach (var t in tensors)
-        {
-            var dense = t.is_sparse ? t.to_dense() : t;
-            switch (AllFiniteInPlace(dense))
-            {
-                case false:
-                    return false;
-                case null:
-                    var finite = dense.isfinite().all();
-                    onDevice = onDevice is null ? finite : onDevice.logical_and(finite);
-                    break;
-            }
-        }
-        return onDevice is null || onDevice.item<bool>();
+        if (AllFiniteInPlace(t) is { } inPlace) return inPlace;
+        using var finite = t.isfinite().all();
+        return finite.item<bool>();
     }
 
     /// <summary><c>x - x</c> is 0 for a finite x and NaN for +-inf and NaN; NaN survives the sum.</summary>

@@ -30,7 +30,7 @@ internal sealed class TorchStepper(optim.Optimizer optimizer, TorchSharp.Modules
         using (no_grad())
             before = parameters.Select(p => p.detach().clone()).ToArray();
         optimizer.step();
-        if (TensorMemory.AllFinite(parameters)) return true;
+        if (Trainer.AllFinite(parameters)) return true;
         using (no_grad())
             for (var k = 0; k < parameters.Length; k++)
                 parameters[k].copy_(before[k]);
@@ -66,7 +66,6 @@ internal sealed unsafe class FusedOptimizer : IStepper
     private readonly long[] steps;         // Adam: a parameter's own step count (from its first gradient on)
     private readonly bool[] seen;          // the parameter has had a gradient: from then on a missing one counts as zeros
     private readonly double[]?[] proposed; // the step's new weights, committed only when all are finite
-    private readonly double[]?[] nextFirst, nextSecond; // the step's new state, committed with the weights
 
     private FusedOptimizer(TorchSharp.Modules.Parameter[] parameters, TrainerConfig config)
     {
@@ -80,8 +79,6 @@ internal sealed unsafe class FusedOptimizer : IStepper
         steps = new long[parameters.Length];
         seen = new bool[parameters.Length];
         proposed = new double[]?[parameters.Length];
-        nextFirst = new double[]?[parameters.Length];
-        nextSecond = new double[]?[parameters.Length];
     }
 
     /// <summary>The fused optimiser for these parameters, or null where it does not apply (then use TorchSharp's).</summary>
@@ -147,8 +144,17 @@ internal sealed unsafe class FusedOptimizer : IStepper
         }
     }
 
+    // The state a proposal computes, committed with the weights.
+    private double[]?[] nextFirst = [];
+    private double[]?[] nextSecond = [];
+
     private bool Propose<T>(ReadOnlySpan<T> p, ReadOnlySpan<T> g, bool zeroGradient, int k) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (nextFirst.Length != parameters.Length)
+        {
+            nextFirst = new double[]?[parameters.Length];
+            nextSecond = new double[]?[parameters.Length];
+        }
         var n = p.Length;
         var next = proposed[k] ??= new double[n];
         var f = nextFirst[k] ??= new double[n];

@@ -153,9 +153,9 @@ public static class Trainer
         var evalData = evalOnDevice ?? eval ?? data;
         var reduction = config.Reduction == BatchReduction.Sum ? Reduction.Sum : Reduction.Mean;
         var parameters = model.parameters().ToArray();
-        CheckHyperParametersFit(parameters, config);
         // Small CPU models take the fused update (FusedOptimizer: one pass over each parameter, no libtorch
         // operations); the rest TorchSharp's optimiser.
+        CheckHyperParametersFit(parameters, config);
         using IStepper optimizer = (IStepper?)FusedOptimizer.TryCreate(parameters, config) ?? new TorchStepper(CreateOptimizer(model, config), parameters);
         using var shuffle = new Generator((ulong)(config.Seed + 1));
         var n = data.Count;
@@ -187,7 +187,7 @@ public static class Trainer
                     summed = overPositives ? loss.Compute(inputs, targets, Reduction.Sum) : null;
                     value = summed is null ? loss.Compute(inputs, targets, reduction) : summed / Functional.PositivesDivisor(targets, summed.dtype);
                 }
-                catch (ArgumentException) when (!TensorMemory.AllFinite([output]))
+                catch (ArgumentException) when (!TensorMemory.AllFinite(output))
                 {
                     // A loss on probabilities refuses NaN ones as out of [0, 1]; NaN model outputs mean the run has
                     // diverged (finite weights whose layers overflow), which is data, not an input error.
@@ -334,11 +334,34 @@ public static class Trainer
         lossTask == dataTask || (lossTask is LossTask.Binary or LossTask.MultiLabel && dataTask is LossTask.Binary or LossTask.MultiLabel);
 
     /// <summary>
-    /// Every gradient is finite (<see cref="TensorMemory.AllFinite"/>: contiguous float CPU gradients read in place,
-    /// the others reduced on their device with one host synchronisation for all).
+    /// Every gradient is finite. Contiguous float CPU gradients are read in place (no libtorch operation, no host
+    /// synchronisation); the others (CUDA, sparse) are reduced on their device with one host synchronisation for all.
     /// </summary>
     private static bool GradientsAreFinite(TorchSharp.Modules.Parameter[] parameters) =>
-        TensorMemory.AllFinite(parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!));
+        AllFinite(parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!));
+
+    /// <summary>Every element of every tensor is finite: in place where <see cref="TensorMemory.AllFiniteInPlace"/> can
+    /// read it, else one reduction per tensor and one host synchronisation for all of them. Disposes the tensors'
+    /// wrappers it is given through the enumeration's dispose scope.</summary>
+    internal static bool AllFinite(IEnumerable<Tensor> tensors)
+    {
+        using var scope = NewDisposeScope();
+        Tensor? onDevice = null;
+        foreach (var t in tensors)
+        {
+            var dense = t.is_sparse ? t.to_dense() : t;
+            switch (TensorMemory.AllFiniteInPlace(dense))
+            {
+                case false:
+                    return false;
+                case null:
+                    var finite = dense.isfinite().all();
+                    onDevice = onDevice is null ? finite : onDevice.logical_and(finite);
+                    break;
+            }
+        }
+        return onDevice is null || onDevice.item<bool>();
+    }
 
     /// <summary>
     /// Refuses, before any step, hyper-parameters that float32 parameters cannot hold: TorchSharp's optimisers would
